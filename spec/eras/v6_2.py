@@ -1,0 +1,60 @@
+"""v6.2: shared mappings first; unsharing extends to every COW mapping.
+
+Hildenbrand's "mm: rework handling in do_wp_page() based on private vs.
+shared mappings" (in the series "mm/gup: remove FOLL_FORCE usage from
+drivers (reliable R/O long-term pinning)"; mainline hash not verified).
+The handler now asks first whether the mapping is shared (VM_SHARED |
+VM_MAYSHARE): if so, the page is written in place.  Everything else is a
+COW mapping, where an anonymous page goes through the 5.19 exclusivity
+checks and anything else -- a page-cache page, the zero page, a pfn -- is
+copied.  That includes unshare faults: a read-only long-term pin of a file
+page in a private mapping now gets an exclusive anonymous copy mapped
+read-only, so the pin stays coherent with later writes (cow.c's non-anon
+"R/O longterm GUP pin" cases).
+
+"mm: remove VM_FAULT_WRITE" (same release) drops the VM_FAULT_WRITE return
+value; the decisions are those of 5.19.
+"""
+
+from ..kernel import Fault
+from ..outcome import Outcome
+from .v5_19 import copy, reuse
+
+ID = "v6.2"
+RELEASES = "6.2 - 6.6"
+TITLE = "shared mappings first; unshare copies non-anonymous pages"
+COMMITS = ()
+
+
+def do_wp_page(f: Fault) -> Outcome:
+    if not f.unshare:
+        if f.userfaultfd_pte_wp():
+            return f.handle_userfault()
+        if f.userfaultfd_wp() and f.mm_tlb_flush_pending():
+            f.flush_tlb_page()
+    page = f.vm_normal_page()
+    if f.vma_shared():
+        if not page:
+            return f.wp_pfn_shared()
+        return f.wp_page_shared()
+    if page and f.PageAnon():
+        if f.PageAnonExclusive():
+            return reuse(f)
+        if f.PageKsm() or f.page_count() > 3:
+            return copy(f)
+        if not f.PageLRU():
+            f.lru_add_drain()
+        if f.page_count() > 1 + f.PageSwapCache():
+            return copy(f)
+        if not f.trylock_page():
+            return copy(f)
+        if f.PageSwapCache():
+            f.try_to_free_swap()
+        if f.PageKsm() or f.page_count() != 1:
+            f.unlock_page()
+            return copy(f)
+        f.page_move_anon_rmap()
+        f.SetPageAnonExclusive()
+        f.unlock_page()
+        return reuse(f)
+    return copy(f)
