@@ -14,7 +14,7 @@ English; every example in it runs in the test suite.
 """
 
 from dataclasses import dataclass
-from typing import List
+from typing import List, Optional
 
 from .eras import ERAS, Era, UnknownEra, era
 from .invariants import INVARIANTS, Invariant, Severity
@@ -54,10 +54,12 @@ class Violation:
         return f"{self.invariant}: {self.message}"
 
 
-def violations(era: Era, state: FaultState) -> List[Violation]:
+def violations(era: Era, state: FaultState, outcome: Optional[Outcome] = None) -> List[Violation]:
     """Every invariant that applies to `era` and that its model breaks on
-    `state`, whether or not the era admits the state."""
-    outcome = era(state)
+    `state` (with `outcome`, if already computed), whether or not the era
+    admits the state."""
+    if outcome is None:
+        outcome = era(state)
     found = []
     for inv in _APPLICABLE[era.id]:
         message = inv.check(state, outcome)

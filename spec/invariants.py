@@ -139,11 +139,13 @@ def _no_wrong_cow(s: FaultState, out: Outcome) -> Optional[str]:
 
 
 def _flush_before_copy(s: FaultState, out: Outcome) -> Optional[str]:
+    # The zero page is never mapped writable, so no stale TLB entry can write to it.
     if not (
         out.decision is Decision.COPY
         and s.fault is FaultKind.WRITE
         and s.vma.uffd_wp is not UffdWp.OFF
         and s.tlb_flush_pending
+        and s.page.kind is not PageKind.ZERO
     ):
         return None
     events = out.events
@@ -404,7 +406,7 @@ INVARIANTS: Dict[str, Invariant] = {
         ),
         Invariant(
             "flush-before-copy",
-            "a write fault in a uffd-wp VMA with a TLB flush pending flushes before it copies",
+            "a write fault in a uffd-wp VMA with a TLB flush pending flushes before it copies a page",
             Severity.CORRUPTION,
             "uffd-wp write-protects under mmap_lock for read and defers the flush; more copying from 5.9 on made "
             "a stale writable TLB entry writing into the already copied page likely (Nadav Amit, 6ce64428d620 in "

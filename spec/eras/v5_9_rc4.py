@@ -10,8 +10,9 @@ An anonymous page is reused only if ``page_count() == 1``: the one reference
 is this mapping, so no pipe, pin, other mapping or swap cache can see the
 write.  The page lock is only ever trylocked under the PTL; failing that,
 copy.  KSM pages are always copied (1a0cf26323c8 removed
-``reuse_ksm_page()``), GUP no longer breaks COW (a308c71bf1e6), and there is
-no anon_vma move on reuse until 5.19.
+``reuse_ksm_page()``), GUP no longer breaks COW (a308c71bf1e6), reuses are
+counted in the PGREUSE vmstat event (798a6b87ecd7), and there is no
+anon_vma move on reuse until 5.19.
 
 The bug as merged: ``unlock_page()`` comes *after* ``wp_page_reuse()``,
 which has released the PTL.  From that moment the page tables were the only

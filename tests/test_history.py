@@ -1,0 +1,57 @@
+"""The spec reproduces history from the abstract states alone."""
+
+import pytest
+
+from wpdiff.spec import ERAS, violations
+from wpdiff.spec.history import (
+    CVE_2020_29374,
+    FINDINGS,
+    OWN_LONGTERM_PIN,
+    PIPE_BEFORE_FORK,
+    SWAPPED_IN,
+    expected,
+)
+
+from .conftest import size
+
+
+def test_findings_are_exactly_the_history(sweep):
+    found = set(sweep.count)
+    want = {(f.era, f.invariant) for f in FINDINGS}
+    assert found - want == set(), "findings history does not have"
+    assert want - found == set(), "history the sweep did not find"
+
+
+def test_v6_15_violates_nothing_it_admits(sweep):
+    assert sweep.admitted["v6.15"] > 10000
+    assert not [k for k in sweep.count if k[0] == "v6.15"]
+
+
+@pytest.mark.parametrize("finding", FINDINGS, ids=lambda f: f"{f.era}:{f.invariant}")
+def test_each_finding_has_its_smallest_example(finding, sweep):
+    era = ERAS[finding.era]
+    assert era.admits(finding.example), era.unreachable(finding.example)
+    assert finding.invariant in [v.invariant for v in violations(era, finding.example)]
+    assert size(finding.example) <= size(sweep.smallest[(finding.era, finding.invariant)])
+
+
+def test_the_cve_is_closed_in_gup_by_v5_8_but_the_parents_pipe_is_not():
+    assert ERAS["v5.7"].admits(CVE_2020_29374)
+    assert "17839856fd58" in ERAS["v5.8"].unreachable(CVE_2020_29374)
+    assert ERAS["v5.8"].admits(PIPE_BEFORE_FORK)
+    for era_id in ("v5.7", "v5.8"):
+        assert [v.invariant for v in violations(ERAS[era_id], PIPE_BEFORE_FORK)] == ["no-missed-cow"]
+    for era in list(ERAS.values())[2:]:
+        assert violations(era, PIPE_BEFORE_FORK) == []
+
+
+def test_swap_cache_is_the_other_reuse_when_exclusive_example():
+    for era in ERAS.values():
+        broken = "reuse-when-exclusive" in [v.invariant for v in violations(era, SWAPPED_IN)]
+        assert broken == expected(era.id, "reuse-when-exclusive"), era.id
+
+
+def test_messages_name_the_values():
+    [v] = violations(ERAS["v5.9"], OWN_LONGTERM_PIN)
+    assert "refcount 1025, mapcount 1" in v.message
+    assert "pin(mm0, rw, longterm)" in v.message

@@ -1,0 +1,135 @@
+"""The scenario matrix of kernel-history.md section 14, one row per test.
+
+Each row is a state before the write fault and the decision per era.  Where
+an era cannot reach the row's state, the row says so (UNREACHABLE) and the
+test checks that the era's reachability rules agree.  Rows that differ in
+an era only by what that era's kernel records (PG_anon_exclusive from 5.19)
+build the state per era.
+"""
+
+from typing import Callable, Dict, Optional, Union
+
+import pytest
+
+from wpdiff.spec import (
+    ERAS,
+    Decision,
+    FaultKind,
+    FaultState,
+    Page,
+    PageKind,
+    get,
+    ksm_stable_node,
+    lru_batch,
+    mapping,
+    pin,
+    swap_cache,
+    swap_pte,
+)
+
+UNREACHABLE = "unreachable"
+REUSE, COPY, RETRY = Decision.REUSE, Decision.COPY, Decision.RETRY
+
+A, V58, B0, B, C = "v5.7", "v5.8", "v5.9-rc4", "v5.9", "v5.18"
+D = ("v5.19", "v6.2", "v6.7", "v6.10", "v6.15")
+
+
+Want = Union[Decision, str]
+
+
+def per_era(default: Want, overrides: Optional[Dict[str, Want]] = None) -> Dict[str, Want]:
+    overrides = overrides or {}
+    assert set(overrides) <= set(ERAS)
+    return {e: overrides.get(e, default) for e in ERAS}
+
+
+BEFORE_5_19 = {e: UNREACHABLE for e in (A, V58, B0, B, C)}
+
+
+def pae(era_id: str) -> bool:
+    return list(ERAS).index(era_id) >= list(ERAS).index("v5.19")
+
+
+def page(*holders, **flags) -> FaultState:
+    return FaultState(page=Page(holders=(mapping(0),) + holders, **flags))
+
+
+ROWS: Dict[str, tuple] = {
+    # 1: never shared (mprotect() R then RW with soft-dirty): exclusive from birth
+    "1-never-shared": (lambda e: page(anon_exclusive=pae(e)), per_era(REUSE)),
+    "2-shared-after-fork": (lambda e: page(mapping(1)), per_era(COPY)),
+    "3-child-exited": (lambda e: page(), per_era(REUSE)),
+    "4-locked-by-another": (lambda e: page(locked=True), per_era(COPY, {A: REUSE, V58: REUSE})),
+    "4-locked-pte-changed": (
+        lambda e: FaultState(page=Page(holders=(mapping(0),), locked=True), pte_changes_while_sleeping=True),
+        per_era(COPY, {A: RETRY, V58: RETRY}),
+    ),
+    "5-swapped-in-by-read": (lambda e: page(swap_cache()), per_era(REUSE, {B0: COPY, B: COPY})),
+    "6-other-swap-pte": (lambda e: page(swap_cache(), swap_pte(1)), per_era(COPY)),
+    "7-under-writeback": (lambda e: page(swap_cache(), writeback=True), per_era(COPY, {A: REUSE, V58: REUSE})),
+    "8-fresh-in-lru-batch": (lambda e: page(lru_batch()), per_era(REUSE, {B0: COPY, B: COPY})),
+    "9-cve-2020-29374": (
+        lambda e: page(get(1, taken_while_shared=True)),
+        per_era(COPY, {A: REUSE, V58: UNREACHABLE}),
+    ),
+    "10-own-rw-longterm-pin": (
+        lambda e: page(pin(0, writable=True, longterm=True), anon_exclusive=pae(e)),
+        per_era(REUSE, {B0: COPY, B: COPY, C: COPY}),
+    ),
+    "11-own-ro-pin-previously-shared": (
+        lambda e: page(pin(0, longterm=True, taken_while_shared=True)),
+        per_era(UNREACHABLE, {A: REUSE, B0: COPY, B: COPY, C: COPY}),
+    ),
+    # 11, from 5.19: the pin unshares first (the page becomes exclusive), then the write reuses.
+    "11-unshare-before-pin": (
+        lambda e: FaultState(page=Page(holders=(mapping(0),)), fault=FaultKind.UNSHARE),
+        per_era(Decision.UNSHARE_REUSE, BEFORE_5_19),
+    ),
+    "11-write-after-unshare": (
+        lambda e: page(pin(0, longterm=True), anon_exclusive=True),
+        per_era(REUSE, BEFORE_5_19),
+    ),
+    "12-pinned-before-fork": (
+        lambda e: page(mapping(1), pin(0, writable=True, longterm=True)),
+        per_era(UNREACHABLE, {A: COPY, V58: COPY, B0: COPY}),
+    ),
+    "13-ksm-single-mapping": (
+        lambda e: FaultState(page=Page(kind=PageKind.KSM, holders=(mapping(0), ksm_stable_node()))),
+        per_era(COPY, {A: REUSE, V58: REUSE}),
+    ),
+    "13-ksm-in-swap-cache": (
+        lambda e: FaultState(page=Page(kind=PageKind.KSM, holders=(mapping(0), ksm_stable_node(), swap_cache()))),
+        per_era(COPY),
+    ),
+    "14-zero-page": (lambda e: FaultState(page=Page(kind=PageKind.ZERO)), per_era(COPY)),
+    "14-zero-page-unshare": (
+        lambda e: FaultState(page=Page(kind=PageKind.ZERO), fault=FaultKind.UNSHARE),
+        per_era(COPY, {**BEFORE_5_19, "v5.19": Decision.NOTHING}),
+    ),
+    "15-large-last-page-mapped": (
+        lambda e: FaultState(page=Page(nr_pages=4, holders=(mapping(0, 0),))),
+        per_era(REUSE, {"v6.10": COPY, "v6.15": COPY}),
+    ),
+    "16-large-fully-mapped-by-us": (
+        lambda e: FaultState(page=Page(nr_pages=4, holders=tuple(mapping(0, i) for i in range(4)))),
+        per_era(COPY, {A: REUSE, V58: REUSE, "v6.15": REUSE}),
+    ),
+}
+
+
+@pytest.mark.parametrize("era_id", list(ERAS))
+@pytest.mark.parametrize("row", list(ROWS))
+def test_row(row: str, era_id: str) -> None:
+    build: Callable[[str], FaultState]
+    build, want = ROWS[row]
+    era = ERAS[era_id]
+    state = build(era_id)
+    if want[era_id] == UNREACHABLE:
+        assert not era.admits(state), f"{era_id} admits {row}"
+        return
+    assert era.admits(state), era.unreachable(state)
+    assert era(state).decision is want[era_id]
+
+
+def test_row_17_pmd_mapped_thp_is_outside_do_wp_page() -> None:
+    pytest.skip("row 17 (PMD-mapped THP) is do_huge_pmd_wp_page(), not do_wp_page(); the model maps folios by PTE")
