@@ -260,12 +260,19 @@ class Fault:
         self.decision = decision
         return self.outcome()
 
+    def _page_after(self) -> Page:
+        holders = tuple(self.holders)
+        before = self.page
+        if holders == before.holders and all(getattr(before, k) == v for k, v in self.flags.items()):
+            return before
+        return replace(before, holders=holders, **self.flags)
+
     def outcome(self) -> Outcome:
         """The outcome so far: for an era that goes on after its decision
         (the seed patch unlocks the page after wp_page_reuse())."""
         if self.decision is None:
             raise ModelError("outcome() before the fault was decided")
-        page = None if self.page.kind is PageKind.ZERO else replace(self.page, holders=tuple(self.holders), **self.flags)
+        page = None if self.page.kind is PageKind.ZERO else self._page_after()
         return Outcome(self.decision, tuple(self.events), page, self.pte, self.new_page)
 
     def handle_userfault(self) -> Outcome:
