@@ -44,6 +44,7 @@ from wpdiff.spec.state import (
 )
 
 from .layout import (
+    PageFlags,
     LOCAL_BATCH,
     MAPPING,
     MM_SHARED,
@@ -72,7 +73,11 @@ def _page_bits(era_id: str, page: Optional[Page]) -> int:
     """The page fields of the word, packed (0 without a struct page)."""
     if page is None or page.kind is PageKind.ZERO:
         return 0
-    pg = PAGE_FLAGS[era_id]
+    return _packed_page(PAGE_FLAGS[era_id], page)
+
+
+@lru_cache(maxsize=1 << 16)
+def _packed_page(pg: PageFlags, page: Page) -> int:
     nr_pages = page.nr_pages
     maps = [0] * nr_pages
     swapcache = off_lru = stable = local = swapcount = 0

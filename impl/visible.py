@@ -19,8 +19,10 @@ The space, documented:
 - refcount 0..``refcount``, plus up to ``pins`` pins (1024 each) on small
   folios; mapcount 0..``mapcount``; swap count 0..``swapcount``;
 - every environment choice: the page in this CPU's LRU batch or not, the
-  PTE changing while the handler sleeps or not;
-- under a write, a FOLL_FORCE write (no VM_WRITE) and an unshare fault;
+  PTE changing while the handler sleeps (on a locked page) or not, a TLB
+  flush pending or not;
+- under a write, a FOLL_FORCE write (no VM_WRITE), an unshare fault, and a
+  write in a uffd-wp VMA with a TLB flush pending;
   and, for a set of pages that reaches every decision, every combination of
   fault kind, VM_WRITE, MAP_SHARED, uffd-wp mode and PTE bit, pending TLB
   flush, PTE dirty and young.
@@ -80,10 +82,12 @@ def _refcounts(bounds: VisibleBounds, small: bool) -> List[int]:
 
 
 _YOUNG = 1 << PTE_ACCESSED
-_CORE = (  # (vma, unshare): a write, a FOLL_FORCE write, an unshare
-    ((1 << VM_WRITE), 0),
-    (0, 0),
-    ((1 << VM_WRITE), 1),
+_CORE = (  # (vma, unshare, TLB flush pending): a write, a FOLL_FORCE write, an unshare, and a write in a
+    # uffd-wp VMA with a deferred TLB flush pending
+    ((1 << VM_WRITE), 0, 0),
+    (0, 0, 0),
+    ((1 << VM_WRITE), 1, 0),
+    ((1 << VM_WRITE) + (1 << VM_UFFD_WP), 0, 1),
 )
 
 
@@ -141,10 +145,10 @@ def _front_pages() -> List[int]:
 def _words(bounds: VisibleBounds) -> Iterator[int]:
     young = pack(pte=_YOUNG)
     for page in _page_words(bounds):
-        for vma, unshare in _CORE:
-            yield page + young + pack(vma=vma, unshare=unshare)
+        for vma, unshare, tlb in _CORE:
+            yield page + young + pack(vma=vma, unshare=unshare, tlb_flush_pending=tlb)
             if page & 1:  # PG_locked: the PTE may change while the handler sleeps
-                yield page + young + pack(vma=vma, unshare=unshare, pte_changes=1)
+                yield page + young + pack(vma=vma, unshare=unshare, tlb_flush_pending=tlb, pte_changes=1)
     uffd = ((0, 0, 0), (1, 0, 0), (1, 0, 1), (1, 1, 0), (1, 1, 1))  # (VM_UFFD_WP, async, PTE bit)
     for page in _front_pages():
         special = (1 << PTE_SPECIAL) if page == 0 else 0

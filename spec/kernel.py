@@ -14,7 +14,7 @@ Nothing here judges: an era may release the PTL with the page still locked
 
 from dataclasses import replace
 from functools import lru_cache
-from typing import List, Optional
+from typing import List, Optional, Tuple
 
 from .outcome import Decision, Event, Outcome
 from .state import (
@@ -37,6 +37,19 @@ from .state import (
 def new_anon_page(mm: int, anon_exclusive: bool) -> Page:
     """A page fresh from wp_page_copy(): mapped once, in this CPU's LRU batch."""
     return Page(kind=PageKind.ANON, holders=(mapping(mm), lru_batch()), anon_exclusive=anon_exclusive)
+
+
+@lru_cache(maxsize=1 << 16)
+def _page_after(before: Page, holders: Tuple[Holder, ...], kind: PageKind, anon_exclusive: bool, locked: bool,
+                dirty: Optional[bool]) -> Page:
+    """The page as a fault leaves it (built once per distinct change: the
+    same change recurs across eras and states)."""
+    dirty = before.dirty if dirty is None else dirty
+    if (holders, kind, anon_exclusive, locked, dirty) == (
+        before.holders, before.kind, before.anon_exclusive, before.locked, before.dirty
+    ):
+        return before
+    return replace(before, holders=holders, kind=kind, anon_exclusive=anon_exclusive, locked=locked, dirty=dirty)
 
 
 class ModelError(AssertionError):
@@ -261,11 +274,8 @@ class Fault:
         return self.outcome()
 
     def _page_after(self) -> Page:
-        holders = tuple(self.holders)
-        before = self.page
-        if holders == before.holders and all(getattr(before, k) == v for k, v in self.flags.items()):
-            return before
-        return replace(before, holders=holders, **self.flags)
+        f = self.flags
+        return _page_after(self.page, tuple(self.holders), f["kind"], f["anon_exclusive"], f["locked"], f.get("dirty"))
 
     def outcome(self) -> Outcome:
         """The outcome so far: for an era that goes on after its decision

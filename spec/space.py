@@ -235,6 +235,30 @@ def front_faults(page: Page) -> Iterator[FaultState]:
             )
 
 
+def size(state: FaultState) -> Tuple[int, int, int]:
+    """How small a state is, to pick the smallest example of a finding:
+    fewer holders first, then fewer pages, then fewer flags set."""
+    p, v = state.page, state.vma
+    flags = (
+        p.locked,
+        p.writeback,
+        p.anon_exclusive,
+        p.dirty,
+        p.checked,
+        p.maybe_mapped_shared,
+        state.fault is not FaultKind.WRITE,
+        not v.write,
+        v.shared,
+        v.uffd_wp is not UffdWp.OFF,
+        state.pte.uffd_wp,
+        state.pte.dirty,
+        not state.pte.young,
+        state.tlb_flush_pending,
+        state.pte_changes_while_sleeping,
+    )
+    return len(p.holders), p.nr_pages, sum(flags)
+
+
 def states(bounds: Bounds = Bounds()) -> Iterator[FaultState]:
     """Every state of the bounded space, once."""
     for page in pages(bounds):

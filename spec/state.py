@@ -217,6 +217,9 @@ def ksm_stable_node() -> Holder:
     return Holder(HolderKind.KSM_STABLE_NODE)
 
 
+_NO_HOLDERS = dict.fromkeys(HolderKind, 0)
+
+
 @dataclass(frozen=True)
 class Page(DataClassJsonMixin):
     """The page (folio) the faulting PTE maps, and everything that reaches it.
@@ -268,99 +271,78 @@ class Page(DataClassJsonMixin):
         return frozenset(h.owner for h in self.holders if h.kind is HolderKind.MAPPING)
 
     def _validate(self) -> None:
-        kind = self.kind.value
+        kind = self.kind
         n = self.nr_pages
-        _require(n >= 1 and n & (n - 1) == 0, "Page.nr_pages", f"a folio has a power-of-two size, got {n}")
-        _require(
-            not self.large or self.kind is PageKind.ANON,
-            "Page.nr_pages",
-            f"large folios are modelled for anonymous memory only, but kind is {kind!r}",
-        )
-        if self.kind is PageKind.ZERO:
-            _require(
-                not self.holders
-                and not (self.anon_exclusive or self.locked or self.writeback or self.dirty or self.checked),
-                "Page",
-                "the zero page has no struct page the fault handler looks at: no holders, no flags",
+        counts = dict(_NO_HOLDERS)
+        maps, mappers, swap_owners = set(), set(), set()
+        for h in self.holders:
+            counts[h.kind] += 1
+            if h.kind is HolderKind.MAPPING:
+                if h.subpage >= n:
+                    raise StateError(f"Page.holders: {h} maps subpage {h.subpage} of a folio of {n} page(s)")
+                if (h.owner, h.subpage) in maps:
+                    raise StateError(
+                        "Page.holders: an mm maps each page of a private folio at most once "
+                        "(mremap() moves, it does not alias)"
+                    )
+                maps.add((h.owner, h.subpage))
+                mappers.add(h.owner)
+            elif h.kind is HolderKind.SWAP_PTE:
+                if h.owner in swap_owners:
+                    raise StateError("Page.holders: an mm holds the page once: by a present PTE or by a swap PTE, not both")
+                swap_owners.add(h.owner)
+        problem = self._problem(kind, n, counts, mappers, swap_owners)
+        if problem:
+            raise StateError(problem)
+
+    def _problem(self, kind: PageKind, n: int, counts: dict, mappers: set, swap_owners: set) -> Optional[str]:
+        """What makes the page impossible, as 'Field: why', or None."""
+        name = kind.value
+        if n < 1 or n & (n - 1):
+            return f"Page.nr_pages: a folio has a power-of-two size, got {n}"
+        if n > 1 and kind is not PageKind.ANON:
+            return f"Page.nr_pages: large folios are modelled for anonymous memory only, but kind is {name!r}"
+        if kind is PageKind.ZERO and (
+            self.holders or self.anon_exclusive or self.locked or self.writeback or self.dirty or self.checked
+        ):
+            return "Page: the zero page has no struct page the fault handler looks at: no holders, no flags"
+        if self.anon_exclusive and kind is not PageKind.ANON:
+            return (
+                "Page.anon_exclusive: PG_anon_exclusive is only defined on anonymous, non-KSM pages "
+                f"(PageAnonExclusive() BUGs otherwise), but kind is {name!r}; use kind=anon or anon_exclusive=False"
             )
-        _require(
-            not self.anon_exclusive or self.kind is PageKind.ANON,
-            "Page.anon_exclusive",
-            "PG_anon_exclusive is only defined on anonymous, non-KSM pages (PageAnonExclusive() BUGs otherwise), "
-            f"but kind is {kind!r}; use kind=anon or anon_exclusive=False",
-        )
-        _require(
-            not self.checked or self.kind is PageKind.FILE,
-            "Page.checked",
-            f"PG_checked belongs to file systems, but kind is {kind!r}",
-        )
-        _require(
-            not self.maybe_mapped_shared or self.large,
-            "Page.maybe_mapped_shared",
-            "the _mm_ids shared bit exists on large folios only",
-        )
-        for h in self.of(HolderKind.MAPPING):
-            _require(
-                h.subpage < n, "Page.holders", f"{h} maps subpage {h.subpage} of a folio of {n} page(s)"
+        if self.checked and kind is not PageKind.FILE:
+            return f"Page.checked: PG_checked belongs to file systems, but kind is {name!r}"
+        if self.maybe_mapped_shared and n == 1:
+            return "Page.maybe_mapped_shared: the _mm_ids shared bit exists on large folios only"
+        if counts[HolderKind.KSM_STABLE_NODE] > (1 if kind is PageKind.KSM else 0):
+            return f"Page.holders: a KSM stable node points at one KSM page only, but kind is {name!r}"
+        if counts[HolderKind.PAGE_CACHE] != (1 if kind is PageKind.FILE else 0):
+            return (
+                "Page.holders: a file page holds exactly one page-cache reference and other pages none; "
+                f"kind {name!r} has {counts[HolderKind.PAGE_CACHE]}"
             )
-        maps = [(h.owner, h.subpage) for h in self.of(HolderKind.MAPPING)]
-        _require(
-            len(maps) == len(set(maps)),
-            "Page.holders",
-            "an mm maps each page of a private folio at most once (mremap() moves, it does not alias)",
-        )
-        _require(
-            self.count(HolderKind.KSM_STABLE_NODE) <= (1 if self.kind is PageKind.KSM else 0),
-            "Page.holders",
-            f"a KSM stable node points at one KSM page only, but kind is {kind!r}",
-        )
-        nr_page_cache = self.count(HolderKind.PAGE_CACHE)
-        _require(
-            nr_page_cache == (1 if self.kind is PageKind.FILE else 0),
-            "Page.holders",
-            f"a file page holds exactly one page-cache reference and other pages none; kind {kind!r} has {nr_page_cache}",
-        )
-        nr_swap_cache = self.count(HolderKind.SWAP_CACHE)
-        _require(nr_swap_cache <= 1, "Page.holders", f"a page is in the swap cache once, got {nr_swap_cache}")
-        _require(
-            nr_swap_cache == 0 or self.anon,
-            "Page.holders",
-            f"only anonymous pages enter the swap cache, but kind is {kind!r}",
-        )
-        swap_owners = [h.owner for h in self.of(HolderKind.SWAP_PTE)]
-        _require(
-            not swap_owners or nr_swap_cache == 1,
-            "Page.holders",
-            "a swap PTE names the page only while the page is in the swap cache (add swap_cache())",
-        )
-        _require(
-            len(swap_owners) == len(set(swap_owners)) and not set(swap_owners) & self.mappers(),
-            "Page.holders",
-            "an mm holds the page once: by a present PTE or by a swap PTE, not both",
-        )
-        _require(
-            not (swap_owners and self.large),
-            "Page.holders",
-            "swap PTEs of large folios are outside the modelled bounds",
-        )
-        _require(
-            not self.writeback or nr_swap_cache == 1 or self.kind is PageKind.FILE,
-            "Page.writeback",
-            "only a page being written to swap (in the swap cache) or to its file is under writeback",
-        )
-        nr_lru = self.count(HolderKind.LRU_BATCH)
-        nr_isolation = self.count(HolderKind.ISOLATION)
-        _require(
-            nr_lru + nr_isolation <= 1,
-            "Page.holders",
-            "a page sits in at most one LRU batch or isolation list, and not both",
-        )
-        if self.large and not self.freed:
-            _require(
-                self.maybe_mapped_shared or len(self.mappers()) <= 1,
-                "Page.maybe_mapped_shared",
-                "a folio mapped by two or more mms always has the _mm_ids shared bit set",
+        swapcache = counts[HolderKind.SWAP_CACHE]
+        if swapcache > 1:
+            return f"Page.holders: a page is in the swap cache once, got {swapcache}"
+        if swapcache and kind not in (PageKind.ANON, PageKind.KSM):
+            return f"Page.holders: only anonymous pages enter the swap cache, but kind is {name!r}"
+        if swap_owners and not swapcache:
+            return "Page.holders: a swap PTE names the page only while the page is in the swap cache (add swap_cache())"
+        if swap_owners & mappers:
+            return "Page.holders: an mm holds the page once: by a present PTE or by a swap PTE, not both"
+        if swap_owners and n > 1:
+            return "Page.holders: swap PTEs of large folios are outside the modelled bounds"
+        if self.writeback and not swapcache and kind is not PageKind.FILE:
+            return (
+                "Page.writeback: only a page being written to swap (in the swap cache) or to its file is under "
+                "writeback"
             )
+        if counts[HolderKind.LRU_BATCH] + counts[HolderKind.ISOLATION] > 1:
+            return "Page.holders: a page sits in at most one LRU batch or isolation list, and not both"
+        if n > 1 and self.holders and not self.maybe_mapped_shared and len(mappers) > 1:
+            return "Page.maybe_mapped_shared: a folio mapped by two or more mms always has the _mm_ids shared bit set"
+        return None
 
 
 @dataclass(frozen=True)

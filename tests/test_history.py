@@ -12,27 +12,27 @@ from wpdiff.spec.history import (
     expected,
 )
 
-from .conftest import size
+from wpdiff.spec.space import size
 
 
-def test_findings_are_exactly_the_history(sweep):
-    found = set(sweep.count)
+def test_findings_are_exactly_the_history(full_sweep):
+    found = {(era, inv) for era, result in full_sweep.eras.items() for inv in result.findings}
     want = {(f.era, f.invariant) for f in FINDINGS}
     assert found - want == set(), "findings history does not have"
     assert want - found == set(), "history the sweep did not find"
 
 
-def test_v6_15_violates_nothing_it_admits(sweep):
-    assert sweep.admitted["v6.15"] > 10000
-    assert not [k for k in sweep.count if k[0] == "v6.15"]
+def test_v6_15_violates_nothing_it_admits(full_sweep):
+    assert full_sweep.eras["v6.15"].admitted > 10000
+    assert full_sweep.eras["v6.15"].findings == {}
 
 
 @pytest.mark.parametrize("finding", FINDINGS, ids=lambda f: f"{f.era}:{f.invariant}")
-def test_each_finding_has_its_smallest_example(finding, sweep):
+def test_each_finding_has_its_smallest_example(finding, full_sweep):
     era = ERAS[finding.era]
     assert era.admits(finding.example), era.unreachable(finding.example)
     assert finding.invariant in [v.invariant for v in violations(era, finding.example)]
-    assert size(finding.example) <= size(sweep.smallest[(finding.era, finding.invariant)])
+    assert size(finding.example) <= size(full_sweep.eras[finding.era].findings[finding.invariant].state)
 
 
 def test_the_cve_is_closed_in_gup_by_v5_8_but_the_parents_pipe_is_not():

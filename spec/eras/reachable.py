@@ -136,6 +136,12 @@ RULES: Tuple[Rule, ...] = (
 _IN_FORCE = {era_id: tuple(rule for rule in RULES if rule.in_force(era_id)) for era_id in ORDER}
 
 
+def admitted_by(state: FaultState) -> Tuple[bool, ...]:
+    """For each era in ORDER, whether it admits `state` -- each rule asked once."""
+    broken = {rule.name for rule in RULES if rule.excludes(state) is not None}
+    return tuple(not any(rule.name in broken for rule in _IN_FORCE[era_id]) for era_id in ORDER)
+
+
 def unreachable(era_id: str, state: FaultState) -> Optional[str]:
     """Why `state` cannot arise under era `era_id`, or None if it can."""
     for rule in _IN_FORCE[era_id]:

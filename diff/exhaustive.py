@@ -1,0 +1,255 @@
+"""The exhaustive engine: every state of a bounded space, every era.
+
+For each era the reference model runs on every state of the space (in
+``jobs`` worker processes), which gives the soundness findings -- the
+invariants it breaks on states it admits, each with its smallest example --
+and the expected packed result of every state.  The fast paths then run on
+all the words at once through the batch path and are compared with the
+expected results, word for word.
+
+Three spaces: ``small`` (the default: ``wpdiff.spec.space`` with one GUP
+reference per page, 18,830 states), ``full`` (the same with two, 63,182
+states) and ``visible`` (``wpdiff.impl.visible``: every combination of what
+the kernel sees, 155,172 states).  The first two vary who holds the page,
+which the invariants need; the third varies the counters and flags, which
+is what faithfulness needs.
+"""
+
+import multiprocessing
+import os
+import time
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+
+from wpdiff.impl import batch
+from wpdiff.impl.abstract import ResultError, outcome_of
+from wpdiff.impl.concretize import concretize, concretize_outcome
+from wpdiff.impl.layout import PAGE_FLAGS
+from wpdiff.impl.visible import visible_states
+from wpdiff.spec import ERAS, INVARIANTS, Violation, violations
+from wpdiff.spec.eras import reachable
+from wpdiff.spec.invariants import Invariant
+from wpdiff.spec.space import Bounds, size, states as spec_states
+from wpdiff.spec.state import FaultState
+
+FastPath = Callable[[int], Tuple[int, int]]
+SPACES = ("small", "full", "visible")
+
+
+@lru_cache(maxsize=None)
+def space(name: str) -> Tuple[FaultState, ...]:
+    if name == "small":
+        return tuple(spec_states(Bounds(gup=1)))
+    if name == "full":
+        return tuple(spec_states(Bounds()))
+    if name == "visible":
+        return visible_states()
+    raise ValueError(f"unknown space {name!r}; expected one of {', '.join(SPACES)}")
+
+
+@dataclass
+class Finding:
+    """An invariant broken on some admitted states: how many, and the smallest."""
+
+    invariant: str
+    count: int
+    state: FaultState
+    message: str
+
+
+@dataclass
+class EraSweep:
+    era: str
+    states: int
+    admitted: int
+    findings: Dict[str, Finding]
+    words: np.ndarray  # uint64, one per state
+    after: np.ndarray  # the model's word after
+    trace: np.ndarray  # the model's trace word
+    admitted_mask: np.ndarray  # bool
+
+
+@dataclass
+class Mismatch:
+    """A fast path that disagrees with its model: how many states, the smallest."""
+
+    era: str
+    target: str
+    count: int
+    state: FaultState
+    word: int
+    expected: Tuple[int, int]
+    got: Tuple[int, int]
+
+
+@dataclass
+class Sweep:
+    space: str
+    eras: Dict[str, EraSweep] = field(default_factory=dict)
+    seconds: float = 0.0
+
+
+def _record(findings: Dict[str, Finding], state: FaultState, found: List[Violation]) -> None:
+    for v in found:
+        have = findings.get(v.invariant)
+        if have is None:
+            findings[v.invariant] = Finding(v.invariant, 1, state, v.message)
+        else:
+            have.count += 1
+            if size(state) < size(have.state):
+                have.state, have.message = state, v.message
+
+
+_STATES: Tuple[FaultState, ...] = ()  # the space, shared with forked workers
+
+
+def _model_chunk(args: Tuple[Sequence[str], int, int]) -> Dict[str, tuple]:
+    era_ids, lo, hi = args
+    chunk = _STATES[lo:hi]
+    out = {}
+    admitted_by = [reachable.admitted_by(state) for state in chunk]
+    numbering: Dict[str, List[int]] = {}
+    results: Dict[Tuple[object, str], Tuple[list, list, list]] = {}
+    for era_id in era_ids:
+        era = ERAS[era_id]
+        key = PAGE_FLAGS[era_id].name
+        if key not in numbering:
+            numbering[key] = [concretize(era_id, s) for s in chunk]
+        # eras that run the same function (v5.8 runs v5.7's) share outcomes
+        same = (era.do_wp_page, key)
+        if same not in results:
+            outcomes = [era(state) for state in chunk]
+            packed = [concretize_outcome(era_id, s, o) for s, o in zip(chunk, outcomes)]
+            results[same] = (outcomes, [a for a, _ in packed], [t for _, t in packed])
+        outcomes, after, trace = results[same]
+        admitted = []
+        findings: Dict[str, Finding] = {}
+        index = reachable.ORDER.index(era_id)
+        for state, outcome, by in zip(chunk, outcomes, admitted_by):
+            ok = by[index]
+            admitted.append(ok)
+            if ok:
+                _record(findings, state, violations(era, state, outcome))
+        out[era_id] = (numbering[key], after, trace, admitted, findings)
+    return out
+
+
+def sweep(
+    era_ids: Sequence[str],
+    space_name: str = "small",
+    jobs: int = 1,
+    progress: Optional[Callable[[int, int], None]] = None,
+) -> Sweep:
+    """Run every era's model over the space (the soundness findings and the
+    expected results for faithfulness)."""
+    global _STATES
+    start = time.perf_counter()
+    _STATES = space(space_name)
+    n = len(_STATES)
+    jobs = max(1, min(jobs, os.cpu_count() or 1))
+    pieces = max(1, jobs * 8)
+    bounds = [(n * i // pieces, n * (i + 1) // pieces) for i in range(pieces)]
+    tasks = [(tuple(era_ids), lo, hi) for lo, hi in bounds if hi > lo]
+    parts: List[Dict[str, tuple]] = []
+    if jobs == 1:
+        for i, task in enumerate(tasks):
+            parts.append(_model_chunk(task))
+            if progress:
+                progress(i + 1, len(tasks))
+    else:
+        with multiprocessing.get_context("fork").Pool(jobs) as pool:
+            for i, part in enumerate(pool.imap(_model_chunk, tasks)):
+                parts.append(part)
+                if progress:
+                    progress(i + 1, len(tasks))
+    result = Sweep(space_name)
+    for era_id in era_ids:
+        words, after, trace, admitted = [], [], [], []
+        findings: Dict[str, Finding] = {}
+        offset = 0
+        for part in parts:
+            w, a, t, ok, f = part[era_id]
+            words += w
+            after += a
+            trace += t
+            admitted += ok
+            for inv, found in f.items():
+                have = findings.get(inv)
+                if have is None:
+                    findings[inv] = found
+                else:
+                    have.count += found.count
+                    if size(found.state) < size(have.state):
+                        have.state, have.message = found.state, found.message
+            offset += len(w)
+        result.eras[era_id] = EraSweep(
+            era_id,
+            n,
+            int(sum(admitted)),
+            findings,
+            np.array(words, dtype=np.uint64),
+            np.array(after, dtype=np.uint64),
+            np.array(trace, dtype=np.uint64),
+            np.array(admitted, dtype=bool),
+        )
+    result.seconds = time.perf_counter() - start
+    return result
+
+
+def _results(fast: FastPath, words: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+    """The fast path over all words: compiled when Numba can, else one by one."""
+    try:
+        return batch.run(fast, words)
+    except Exception:  # not Numba-compilable (a user's fast path may not be): run it scalar
+        after = np.empty_like(words)
+        trace = np.empty_like(words)
+        for i, w in enumerate(words.tolist()):
+            a, t = fast(w)
+            after[i], trace[i] = a, t
+        return after, trace
+
+
+def faithfulness(era: EraSweep, fast: FastPath, target: str, states: Sequence[FaultState]) -> Optional[Mismatch]:
+    """Compare `fast` with the era's model on every state; the smallest mismatch, if any."""
+    after, trace = _results(fast, era.words)
+    bad = np.flatnonzero((after != era.after) | (trace != era.trace))
+    if bad.size == 0:
+        return None
+    best = min(bad.tolist(), key=lambda i: size(states[i]))
+    return Mismatch(
+        era.era,
+        target,
+        int(bad.size),
+        states[best],
+        int(era.words[best]),
+        (int(era.after[best]), int(era.trace[best])),
+        (int(after[best]), int(trace[best])),
+    )
+
+
+def fastpath_findings(
+    era: EraSweep, fast: FastPath, states: Sequence[FaultState], invariants: Sequence[Invariant]
+) -> Dict[str, Finding]:
+    """The invariants a fast path breaks on the states its base era admits,
+    judged on the outcome its result stands for (impl.abstract)."""
+    after, trace = _results(fast, era.words)
+    findings: Dict[str, Finding] = {}
+    for i in np.flatnonzero(era.admitted_mask).tolist():
+        state = states[i]
+        try:
+            outcome, drift = outcome_of(era.era, state, (int(after[i]), int(trace[i])))
+        except ResultError as e:
+            _record(findings, state, [Violation("refs-conserved", f"not a result: {e}")])
+            continue
+        found = [Violation(inv.id, m) for inv in invariants if (m := inv.check(state, outcome)) is not None]
+        if drift:
+            found.append(Violation("refs-conserved", drift))
+        _record(findings, state, found)
+    return findings
+
+
+def applicable(era_id: str) -> List[Invariant]:
+    return [inv for inv in INVARIANTS.values() if inv.applies_to(era_id)]

@@ -1,0 +1,96 @@
+"""Divergences and reports: what was found, serialized, replayable.
+
+A :class:`Divergence` is one finding, self-contained: the era, what was
+compared, the abstract state, what the kernel saw (the unpacked word), both
+sides' results, the explanation, the fixing commit, the ``cow.c`` case that
+would catch it, and the engine and seed that found it.  A :class:`Report`
+is a run: the engines' verdicts, the era x invariant table, the divergences.
+Both serialize with dataclasses-json; ``wpdiff replay FILE`` reruns a saved
+divergence.  The JSON schema is ``Report.schema()`` (marshmallow), and
+``docs`` in the README describes every field.
+"""
+
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Dict, List, Optional
+
+from dataclasses_json import DataClassJsonMixin
+
+from wpdiff.spec.outcome import Outcome
+from wpdiff.spec.state import FaultState
+
+SCHEMA_VERSION = 1
+
+
+class Compared(str, Enum):
+    FAITHFULNESS = "faithfulness"  # a fast path against its era's reference model
+    SOUNDNESS = "soundness"  # an era's model (or a fast path) against an invariant
+    ERAS = "era-vs-era"  # two eras deciding differently
+
+
+class Verdict(str, Enum):
+    DIVERGENCE = "divergence found"
+    EXHAUSTED = "all paths exhausted"  # CrossHair explored every path: nothing else to find
+    BUDGET = "budget hit, no verdict"  # CrossHair ran out of budget first
+    CLEAN = "no divergence"  # exhaustive: every state of the bounds; Hypothesis: every example run
+
+
+@dataclass(frozen=True)
+class FastResult(DataClassJsonMixin):
+    """A fast path's result, decoded."""
+
+    after: int  # the word after
+    trace: int  # the trace word
+    decision: str
+    events: List[str]
+    after_fields: Dict[str, object]  # layout.describe() of the word after
+
+
+@dataclass(frozen=True)
+class Divergence(DataClassJsonMixin):
+    era: str
+    compared: Compared
+    state: FaultState
+    word: int  # what the kernel saw, packed ...
+    kernel_saw: Dict[str, object]  # ... and unpacked
+    explanation: str
+    engine: str
+    target: str  # the fast path checked ("builtin:v5.9", "mypkg.mod:do_wp_page") or the era's model ("model:v5.9")
+    invariant: Optional[str] = None
+    severity: Optional[str] = None
+    expected: bool = False  # history says so (spec/history.py)
+    spec: Optional[Outcome] = None  # the reference model's outcome
+    fast_path: Optional[FastResult] = None
+    other_era: Optional[str] = None  # era-vs-era: the era it is compared with ...
+    other: Optional[Outcome] = None  # ... and that era's outcome
+    fixed_by: str = ""
+    cow_c: str = ""
+    seed: Optional[int] = None
+    count: int = 1  # states of the same class the engine saw
+
+    @property
+    def key(self) -> str:
+        return f"{self.era}:{self.compared.value}:{self.invariant or self.other_era or self.target}"
+
+
+@dataclass(frozen=True)
+class EngineRun(DataClassJsonMixin):
+    engine: str
+    verdict: Verdict
+    checked: int  # states (exhaustive, Hypothesis) or paths (CrossHair)
+    seconds: float
+    note: str = ""
+
+
+@dataclass
+class Report(DataClassJsonMixin):
+    command: str
+    eras: List[str]
+    runs: List[EngineRun] = field(default_factory=list)
+    # era -> invariant -> number of admitted states that break it, per engine
+    table: Dict[str, Dict[str, Dict[str, int]]] = field(default_factory=dict)
+    divergences: List[Divergence] = field(default_factory=list)
+    schema_version: int = SCHEMA_VERSION
+
+    def unexpected(self) -> List[Divergence]:
+        return [d for d in self.divergences if not d.expected]

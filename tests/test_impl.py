@@ -1,0 +1,160 @@
+"""The packed word, the abstraction function, and faithfulness of every fast path."""
+
+import itertools
+
+import numpy as np
+import pytest
+
+from wpdiff.diff import exhaustive
+from wpdiff.impl import batch
+from wpdiff.impl.concretize import WitnessError, concretize, witness
+from wpdiff.impl.fastpath import FASTPATHS
+from wpdiff.impl.layout import FIELDS, V5_10, PackError, decode_trace, describe, layout_table, pack, unpack
+from wpdiff.impl.mutants import MUTANTS
+from wpdiff.spec import ERAS, FaultState, Page, get, mapping, pin
+from wpdiff.spec.space import size
+
+SPACES = ("full", "visible")
+
+
+def test_layout_fits_63_bits_without_overlap():
+    used = 0
+    for f in FIELDS:
+        bits = ((1 << f.width) - 1) << f.shift
+        assert used & bits == 0, f.name
+        used |= bits
+    assert used < 1 << 63
+
+
+def test_layout_table_in_the_docs_is_the_code():
+    import wpdiff.impl.layout as layout
+
+    for line in layout_table().splitlines()[2:]:
+        name, bits = line.strip("| ").split(" | ")
+        assert f"| {name} | {bits} |" in layout.__doc__
+
+
+def test_pack_refuses_what_does_not_fit():
+    with pytest.raises(PackError, match="refcount = 4096 does not fit bits 22-33"):
+        pack(refcount=4096)
+    with pytest.raises(PackError, match="mapcount = 4 does not fit"):
+        pack(mapcount=4)
+    with pytest.raises(PackError, match="no field 'refcnt'"):
+        pack(refcnt=1)
+    four_pins = FaultState(page=Page(holders=(mapping(0),) + (pin(0),) * 4))
+    with pytest.raises(PackError, match="refcount = 4097"):
+        concretize("v6.15", four_pins)
+
+
+def test_unpack_decodes_the_kernel_way():
+    w = pack(mapcount=-1, large_mapcount=-1, refcount=1025)
+    assert unpack(w)["mapcount"] == -1 and unpack(w)["refcount"] == 1025
+    assert unpack(pack(**{f.name: f.high for f in FIELDS})) == {f.name: f.high for f in FIELDS}
+    assert unpack(pack(**{f.name: f.low for f in FIELDS})) == {f.name: f.low for f in FIELDS}
+
+
+def test_page_flags_land_on_the_eras_bit_numbers():
+    exclusive = FaultState(page=Page(holders=(mapping(0),), anon_exclusive=True))
+    assert "PG_anon_exclusive" in describe("v5.19", concretize("v5.19", exclusive))["flags"]
+    assert unpack(concretize("v5.19", exclusive))["flags"] >> 17 & 1  # PG_mappedtodisk
+    assert unpack(concretize("v6.15", exclusive))["flags"] >> 11 & 1  # PG_owner_2
+
+
+@pytest.mark.parametrize("name", SPACES)
+def test_witness_inverts_concretize(name):
+    for state in exhaustive.space(name)[::97]:
+        for era_id in ("v5.9", "v6.15"):
+            word = concretize(era_id, state)
+            assert concretize(era_id, witness(era_id, word)) == word
+
+
+@pytest.mark.parametrize(
+    "fields, why",
+    [
+        (dict(mapping=1, refcount=1, mapcount=-1, large_mapcount=-1), "mapped at least once"),
+        (dict(mapping=1, refcount=0, mapcount=0, large_mapcount=0, flags=(1 << 19) + (1 << 4)), "refcount 0 is below"),
+        (dict(mapping=2, refcount=1), "non-LRU movable"),
+        (dict(pte=1 << 3, refcount=1), "special PTE"),
+    ],
+)
+def test_witness_says_why_a_word_is_impossible(fields, why):
+    with pytest.raises(WitnessError, match=why):
+        witness("v5.9", pack(**fields))
+
+
+@pytest.mark.parametrize("name", SPACES)
+@pytest.mark.parametrize("era_id", list(ERAS))
+def test_scalar_batch_and_model_agree_on_every_state(name, era_id, full_sweep, visible_sweep):
+    sweep = {"full": full_sweep, "visible": visible_sweep}[name]
+    era = sweep.eras[era_id]
+    assert era.states > 60000
+    fast = FASTPATHS[era_id]
+    after, trace = batch.run(fast, era.words)
+    assert np.array_equal(after, era.after) and np.array_equal(trace, era.trace)
+    scalar = [fast(w) for w in era.words.tolist()]
+    assert scalar == list(zip(era.after.tolist(), era.trace.tolist()))
+
+
+def test_the_spaces_cover_the_documented_bounds(visible_sweep):
+    fields = [unpack(int(w)) for w in visible_sweep.eras["v5.9"].words]
+    small = [f for f in fields if f["order"] == 0 and f["mapping"] == 1]
+    assert {f["refcount"] for f in small} >= set(range(1, 9)) | set(range(1025, 1033)) | set(range(2049, 2057))
+    assert {f["mapcount"] + 1 for f in small} == {1, 2, 3, 4}
+    assert {f["swapcount"] for f in small} == {0, 1, 2}
+    # every combination of the six free flags, but writeback without the swap cache (no state has it)
+    free = (V5_10.locked, V5_10.dirty, V5_10.lru, V5_10.owner_priv_1, V5_10.writeback, V5_10.anon_exclusive)
+    seen = {tuple(f["flags"] >> b & 1 for b in free) for f in small}
+    every = {c for c in itertools.product((0, 1), repeat=6) if not (c[4] and not c[3])}
+    assert seen == every
+    assert {(f["local_batch"], f["pte_changes"], f["tlb_flush_pending"]) for f in fields} == {
+        (a, b, c) for a in (0, 1) for b in (0, 1) for c in (0, 1)
+    }
+
+
+@pytest.mark.parametrize("era_id", list(ERAS))
+def test_batch_is_bit_exact_on_any_word(era_id):
+    words = np.random.default_rng(7).integers(0, 1 << 63, size=20000, dtype=np.uint64)
+    after, trace = batch.run(FASTPATHS[era_id], words)
+    assert all(FASTPATHS[era_id](w) == (a, t) for w, a, t in zip(words.tolist(), after.tolist(), trace.tolist()))
+
+
+def test_every_trace_decodes_to_the_models_decision(full_sweep):
+    era = full_sweep.eras["v6.15"]
+    states = exhaustive.space("full")
+    for i in range(0, era.states, 501):
+        decision, events = decode_trace(int(era.trace[i]))
+        outcome = ERAS["v6.15"](states[i])
+        assert (decision, tuple(events)) == (outcome.decision, outcome.events)
+
+
+ISSUE_KINDS = {
+    "v5.9/count-flipped": "a flipped comparison",
+    "v5.7/mapcount-offset": "the _mapcount offset forgotten",
+    "v5.18/wrong-numbering": "a wrong flag bit",
+    "v5.18/swapbacked-ignored": "a wrong flag bit",
+    "v5.9/check-after-lock": "a check moved after the lock",
+}
+
+
+@pytest.mark.parametrize("mutant_id", list(MUTANTS))
+def test_each_broken_fast_path_is_caught(mutant_id, full_sweep, visible_sweep):
+    mutant = MUTANTS[mutant_id]
+    fast = mutant.load()
+    caught = 0
+    for name, sweep in (("full", full_sweep), ("visible", visible_sweep)):
+        era = sweep.eras[mutant.era]
+        scalar = [fast(w) for w in era.words.tolist()]
+        caught += sum(got != want for got, want in zip(scalar, zip(era.after.tolist(), era.trace.tolist())))
+    assert caught > 0, f"{mutant_id} ({mutant.what}) is not caught"
+
+
+def test_the_mutants_include_the_kinds_the_issue_names():
+    assert set(ISSUE_KINDS) <= set(MUTANTS)
+    assert len(MUTANTS) >= 30
+
+
+def test_a_mutant_that_does_not_apply_says_so():
+    from wpdiff.impl.mutants import Mutant
+
+    with pytest.raises(ValueError, match="occurs 0 times"):
+        Mutant("x", "v5.9", "v5_9", "no such text", "", "nothing").load()
