@@ -238,17 +238,24 @@ def fastpath_findings(
     after, trace = _results(fast, era.words)
     findings: Dict[str, Finding] = {}
     for i in np.flatnonzero(era.admitted_mask).tolist():
-        state = states[i]
-        try:
-            outcome, drift = outcome_of(era.era, state, (int(after[i]), int(trace[i])))
-        except ResultError as e:
-            _record(findings, state, [Violation("refs-conserved", f"not a result: {e}")])
-            continue
-        found = [Violation(inv.id, m) for inv in invariants if (m := inv.check(state, outcome)) is not None]
-        if drift:
-            found.append(Violation("refs-conserved", drift))
-        _record(findings, state, found)
+        _record(findings, states[i], result_violations(era.era, states[i], (int(after[i]), int(trace[i])), invariants))
     return findings
+
+
+def result_violations(
+    era_id: str, state: FaultState, result: object, invariants: Sequence[Invariant]
+) -> List[Violation]:
+    """The invariants a fast path's `result` on `state` breaks, judged on the
+    outcome it stands for; a word the events do not explain breaks
+    refs-conserved."""
+    try:
+        outcome, drift = outcome_of(era_id, state, result)
+    except ResultError as e:
+        return [Violation("refs-conserved", f"not a result: {e}")]
+    found = [Violation(inv.id, m) for inv in invariants if (m := inv.check(state, outcome)) is not None]
+    if drift:
+        found.append(Violation("refs-conserved", drift))
+    return found
 
 
 def applicable(era_id: str) -> List[Invariant]:

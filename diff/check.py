@@ -1,0 +1,142 @@
+"""Running the engines and turning what they find into a report.
+
+``check()`` is what ``wpdiff check`` and the pytest plugin call: it runs
+the chosen engines over the chosen eras and targets and returns a
+:class:`~wpdiff.diff.report.Report` whose divergences are marked expected
+(history says so, or a user's fast path inherits it from its base era) or
+not.
+"""
+
+import time
+from typing import Callable, Dict, List, Optional, Sequence
+
+from wpdiff.impl.concretize import concretize
+from wpdiff.impl.layout import decode_trace, describe
+from wpdiff.spec import ERAS, INVARIANTS
+from wpdiff.spec.history import FINDINGS, expected
+from wpdiff.spec.outcome import Outcome
+from wpdiff.spec.state import FaultState
+
+from . import exhaustive
+from .report import Compared, Divergence, EngineRun, FastResult, Report, Verdict
+from .targets import Target
+
+Progress = Callable[[str, int, int], None]
+
+
+def fast_result(era_id: str, after: int, trace: int) -> FastResult:
+    try:
+        decision, events = decode_trace(trace)
+        names = (decision.value, [e.value for e in events])
+    except ValueError as e:
+        names = (f"(no decision: {e})", [])
+    return FastResult(after, trace, names[0], names[1], describe(era_id, after))
+
+
+def soundness_divergence(
+    era_id: str, invariant: str, state: FaultState, word: int, message: str, count: int, engine: str,
+    target: str, inherited: bool = False, seed: Optional[int] = None, outcome: Optional[Outcome] = None,
+) -> Divergence:
+    inv = INVARIANTS[invariant]
+    return Divergence(
+        era=era_id,
+        compared=Compared.SOUNDNESS,
+        state=state,
+        word=word,
+        kernel_saw=describe(era_id, word),
+        explanation=message,
+        engine=engine,
+        target=target,
+        invariant=invariant,
+        severity=inv.severity.value,
+        expected=inherited or (target.startswith("model:") and expected(era_id, invariant)),
+        spec=outcome if outcome is not None else ERAS[era_id](state),
+        fixed_by=inv.fixed_by,
+        cow_c=inv.cow_c,
+        seed=seed,
+        count=count,
+    )
+
+
+def faithfulness_divergence(
+    target: Target, state: FaultState, word: int, got: tuple, count: int, engine: str, seed: Optional[int] = None
+) -> Divergence:
+    outcome = ERAS[target.era](state)
+    fast = fast_result(target.era, *got)
+    if target.builtin:
+        why = (
+            f"fast path {target.name} disagrees with the {target.era} model on {count} state(s): "
+            f"spec {outcome.decision.value}, fast path {fast.decision}"
+        )
+    else:
+        why = f"{target.name} decides differently from {target.era} on {count} state(s)"
+    return Divergence(
+        era=target.era,
+        compared=Compared.FAITHFULNESS,
+        state=state,
+        word=word,
+        kernel_saw=describe(target.era, word),
+        explanation=why,
+        engine=engine,
+        target=target.name,
+        expected=not target.builtin,  # a user's change is expected to differ from its base; its guarantees are judged
+        spec=outcome,
+        fast_path=fast,
+        seed=seed,
+        count=count,
+    )
+
+
+def missing_history(report: Report, engine: str, era_ids: Sequence[str]) -> List[str]:
+    """History findings (for the eras checked) this engine did not reproduce."""
+    found = {(d.era, d.invariant) for d in report.divergences if d.engine == engine and d.compared is Compared.SOUNDNESS}
+    return [f"{f.era}:{f.invariant}" for f in FINDINGS if f.era in era_ids and (f.era, f.invariant) not in found]
+
+
+def run_exhaustive(
+    report: Report, era_ids: Sequence[str], targets: Sequence[Target], space: str, jobs: int,
+    progress: Optional[Progress] = None,
+) -> None:
+    start = time.perf_counter()
+    need = sorted(set(era_ids) | {t.era for t in targets}, key=list(ERAS).index)
+    sweep = exhaustive.sweep(need, space, jobs, (lambda i, n: progress("exhaustive", i, n)) if progress else None)
+    states = exhaustive.space(space)
+    table: Dict[str, Dict[str, int]] = {}
+    for era_id in era_ids:
+        era = sweep.eras[era_id]
+        table[era_id] = {inv: f.count for inv, f in era.findings.items()}
+        for inv, f in sorted(era.findings.items()):
+            word = concretize(era_id, f.state)
+            report.divergences.append(
+                soundness_divergence(era_id, inv, f.state, word, f.message, f.count, "exhaustive", f"model:{era_id}")
+            )
+    for target in targets:
+        era = sweep.eras[target.era]
+        mismatch = exhaustive.faithfulness(era, target.fast, target.name, states)
+        if mismatch is not None:
+            report.divergences.append(
+                faithfulness_divergence(target, mismatch.state, mismatch.word, mismatch.got, mismatch.count, "exhaustive")
+            )
+        if not target.builtin:
+            base = era.findings
+            found = exhaustive.fastpath_findings(era, target.fast, states, exhaustive.applicable(target.era))
+            table[target.name] = {inv: f.count for inv, f in found.items()}
+            for inv, f in sorted(found.items()):
+                report.divergences.append(
+                    soundness_divergence(
+                        target.era, inv, f.state, concretize(target.era, f.state), f.message, f.count, "exhaustive",
+                        target.name, inherited=inv in base,
+                    )
+                )
+    checked = sum(sweep.eras[e].states for e in need)
+    report.table.setdefault("exhaustive", {}).update(table)
+    found_any = any(d.engine == "exhaustive" for d in report.divergences)
+    report.runs.append(
+        EngineRun(
+            "exhaustive",
+            Verdict.DIVERGENCE if found_any else Verdict.CLEAN,
+            checked,
+            round(time.perf_counter() - start, 2),
+            f"space {space}: {len(states)} states x {len(need)} era(s)",
+        )
+    )

@@ -1,0 +1,233 @@
+"""The wpdiff command line."""
+
+import argparse
+import os
+import sys
+import textwrap
+from typing import List, Optional, Sequence
+
+from wpdiff.spec import ERAS, INVARIANTS, UnknownEra
+from wpdiff.spec.history import FINDINGS
+
+from . import exhaustive
+from .check import missing_history, run_exhaustive
+from .render import FORMATS, divergence_text, render, write_atomically
+from .report import Report, Verdict
+from .targets import BadInput, builtin, load
+
+EXIT_CODES = """\
+exit codes:
+  0  nothing unexpected: every divergence found is one history records
+  1  a divergence found: a fast path unfaithful to its era, an invariant
+     broken that history does not record, or history not reproduced
+  2  bad input or usage: unknown era, a fast path that cannot be imported,
+     raises or returns garbage, a corrupt report file
+  3  a symbolic check hit its budget without a verdict
+"""
+ENGINES = ("exhaustive", "hypothesis", "crosshair")
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # usage errors exit 2, as argparse does, with the hint
+        self.print_usage(sys.stderr)
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def _parser() -> argparse.ArgumentParser:
+    top = _Parser(
+        prog="wpdiff",
+        description="An executable spec of the kernel's copy-on-write write fault (do_wp_page), and the "
+        "differential engines that check C-shaped fast paths against it, era by era.",
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sub = top.add_subparsers(dest="command", metavar="command", parser_class=_Parser)
+    sub.required = True
+
+    sub.add_parser("eras", help="list the kernel eras", epilog=EXIT_CODES,
+                   formatter_class=argparse.RawDescriptionHelpFormatter)
+
+    check = sub.add_parser(
+        "check",
+        help="check fast paths and eras against the spec",
+        description="Run the engines: each era's model against the invariants (soundness) and each fast path "
+        "against its era's model (faithfulness).  With --fastpath, check your own fast path against a base era.",
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    check.add_argument("--era", action="append", metavar="ERA", help="an era to check (repeatable; default: all)")
+    check.add_argument("--engine", choices=ENGINES + ("all",), default="exhaustive")
+    check.add_argument("--space", choices=exhaustive.SPACES, default="small",
+                       help="the exhaustive engine's bounded space (default: small)")
+    check.add_argument("--profile", choices=("dev", "ci", "thorough", "crosshair"), default="dev",
+                       help="Hypothesis profile (default: dev)")
+    check.add_argument("--budget", type=float, default=None, metavar="SECONDS",
+                       help="CrossHair: seconds per condition (default: 60)")
+    check.add_argument("--seed", type=int, default=None, help="Hypothesis seed, for a reproducible run")
+    check.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="worker processes (default: all cores)")
+    check.add_argument("--fastpath", metavar="MODULE:FUNCTION", help="your fast path over the packed word")
+    check.add_argument("--base", metavar="ERA", help="the era your fast path changes (with --fastpath)")
+    check.add_argument("--format", choices=FORMATS, default="text")
+    check.add_argument("-o", "--output", metavar="FILE", help="write the report here (default: standard output)")
+
+    compare = sub.add_parser("compare", help="every class of states where two eras decide differently",
+                             epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    compare.add_argument("a", metavar="ERA_A")
+    compare.add_argument("b", metavar="ERA_B")
+    compare.add_argument("--space", choices=exhaustive.SPACES, default="small")
+    compare.add_argument("--format", choices=FORMATS, default="text")
+    compare.add_argument("-o", "--output", metavar="FILE")
+
+    replay = sub.add_parser("replay", help="rerun the divergences saved in a JSON report",
+                            epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    replay.add_argument("file")
+
+    explain = sub.add_parser("explain", help="an invariant or an era, in English",
+                             epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    explain.add_argument("id", metavar="ID", help="an invariant id (no-missed-cow) or an era id (v5.9)")
+    return top
+
+
+def _progress(engine: str, done: int, total: int) -> None:
+    if sys.stderr.isatty():
+        sys.stderr.write(f"\r{engine}: {done}/{total}")
+        sys.stderr.write("\n" if done == total else "")
+        sys.stderr.flush()
+
+
+def _eras(requested: Optional[List[str]]) -> List[str]:
+    if not requested:
+        return list(ERAS)
+    for e in requested:
+        if e not in ERAS:
+            raise BadInput(f"--era: unknown era {e!r}; expected one of {', '.join(ERAS)}")
+    return [e for e in ERAS if e in requested]
+
+
+def _emit(text: str, output: Optional[str]) -> None:
+    if output:
+        write_atomically(output, text)
+    else:
+        sys.stdout.write(text)
+
+
+def cmd_eras() -> int:
+    found = {e: sorted({f.invariant for f in FINDINGS if f.era == e}) for e in ERAS}
+    for era in ERAS.values():
+        print(f"{era.id:9s} {era.releases:18s} {era.title}")
+        print(f"{'':9s} {'':18s} breaks: {', '.join(found[era.id]) or 'nothing'}")
+    return 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    era_ids = _eras(args.era)
+    if args.fastpath:
+        if not args.base:
+            raise BadInput("--fastpath needs --base ERA: the era your fast path changes")
+        targets = [load(args.fastpath, args.base)]
+        era_ids = [args.base]
+    else:
+        if args.base:
+            raise BadInput("--base is for --fastpath")
+        targets = [builtin(e) for e in era_ids]
+    engines = ENGINES if args.engine == "all" else (args.engine,)
+    report = Report(command=" ".join(["check"] + sys.argv[2:]) if sys.argv[1:2] == ["check"] else "check",
+                    eras=era_ids)
+    missing: List[str] = []
+    for engine in engines:
+        if engine == "exhaustive":
+            run_exhaustive(report, era_ids, targets, args.space, args.jobs, _progress)
+        elif engine == "hypothesis":
+            from .hypo import run_hypothesis
+
+            run_hypothesis(report, era_ids, targets, args.profile, args.seed, _progress)
+        else:
+            from .symbolic import run_crosshair
+
+            run_crosshair(report, era_ids, targets, args.budget, _progress)
+        if not args.fastpath:
+            missing += [f"{m} ({engine})" for m in missing_history(report, engine, era_ids)]
+    _emit(render(report, args.format, missing), args.output)
+    if report.unexpected() or missing:
+        return 1
+    if any(run.verdict is Verdict.BUDGET for run in report.runs):
+        return 3
+    return 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from .compare import compare
+
+    for e in (args.a, args.b):
+        if e not in ERAS:
+            raise BadInput(f"unknown era {e!r}; expected one of {', '.join(ERAS)}")
+    classes = compare(args.a, args.b, args.space)
+    report = Report(command=f"compare {args.a} {args.b}", eras=[args.a, args.b], divergences=classes)
+    if args.format == "text":
+        total = sum(d.count for d in classes)
+        head = f"{args.a} and {args.b} decide differently on {total} admitted state(s), in {len(classes)} class(es)\n\n"
+        _emit(head + "\n\n".join(divergence_text(d) for d in classes) + "\n", args.output)
+    else:
+        _emit(render(report, args.format, []), args.output)
+    return 0
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    from .replay import replay_file
+
+    results, code = replay_file(args.file)
+    for r in results:
+        state = "reproduced exactly" if r.exact else ("reproduced" if r.reproduced else "no longer happens")
+        print(f"[{state}] " + divergence_text(r.divergence) + (f"\n  note:        {r.note}" if r.note else ""))
+    print(f"{sum(r.reproduced for r in results)} of {len(results)} divergence(s) still happen")
+    return code
+
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    ident = args.id
+    if ident in INVARIANTS:
+        inv = INVARIANTS[ident]
+        broken = sorted({f.era for f in FINDINGS if f.invariant == ident}, key=list(ERAS).index)
+        print(f"{inv.id} ({inv.severity.value}, from {inv.since})\n")
+        print(textwrap.fill("Guarantee: " + inv.guarantee, 79) + "\n")
+        print(textwrap.fill("History: " + inv.history, 79) + "\n")
+        if inv.fixed_by:
+            print(f"Fixed by: {inv.fixed_by}")
+        if inv.cow_c:
+            print(f"cow.c: {inv.cow_c}")
+        print(f"Eras that break it: {', '.join(broken) or 'none'}")
+        for f in FINDINGS:
+            if f.invariant == ident:
+                print(f"  {f.era}: {f.story}; smallest: {', '.join(str(h) for h in f.example.page.holders)}")
+        return 0
+    if ident in ERAS:
+        era = ERAS[ident]
+        print(f"{era.id} ({era.releases}): {era.title}\n")
+        print(era.story + "\n")
+        broken = [f"{f.invariant}" for f in FINDINGS if f.era == ident]
+        print(f"Breaks: {', '.join(broken) or 'nothing it admits'}")
+        return 0
+    raise BadInput(
+        f"explain: {ident!r} is neither an invariant ({', '.join(INVARIANTS)}) nor an era ({', '.join(ERAS)})"
+    )
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "eras":
+            return cmd_eras()
+        if args.command == "check":
+            return cmd_check(args)
+        if args.command == "compare":
+            return cmd_compare(args)
+        if args.command == "replay":
+            return cmd_replay(args)
+        return cmd_explain(args)
+    except (BadInput, UnknownEra) as e:
+        print(f"wpdiff: error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

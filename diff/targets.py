@@ -1,0 +1,77 @@
+"""What a check runs against: the built-in fast paths, or a user's own.
+
+A kernel developer mirrors a change as a Python function over the packed
+word -- ``do_wp_page(word) -> (word after, trace word)``, written like the
+ones in ``wpdiff.impl.fastpath`` -- and names it ``module:function``.  It is
+checked against a base era: where it decides differently from that era's
+model, and which guarantees it keeps.
+"""
+
+import importlib
+from dataclasses import dataclass
+from typing import Callable, Tuple
+
+from wpdiff.impl.concretize import concretize
+from wpdiff.impl.fastpath import FASTPATHS
+from wpdiff.spec import era as spec_era
+from wpdiff.spec.history import SOLE_MAPPING
+
+FastPath = Callable[[int], Tuple[int, int]]
+
+
+class BadInput(ValueError):
+    """Input the tool cannot work with (exit code 2): an unknown era, a fast
+    path that cannot be imported, raises, or returns no result, a corrupt
+    report file.  The message says which input and what was expected."""
+
+
+@dataclass(frozen=True)
+class Target:
+    name: str  # "builtin:v5.9" or "mypkg.mod:do_wp_page"
+    era: str  # the era whose model it is compared with
+    fast: FastPath
+    builtin: bool
+
+
+def builtin(era_id: str) -> Target:
+    spec_era(era_id)
+    return Target(f"builtin:{era_id}", era_id, FASTPATHS[era_id], True)
+
+
+def load(spec: str, base: str) -> Target:
+    """Import `spec` ("package.module:function") as a fast path checked against era `base`."""
+    try:
+        spec_era(base)
+    except ValueError as e:
+        raise BadInput(f"--base: {e}") from None
+    module_name, sep, attr = spec.partition(":")
+    if not sep or not module_name or not attr:
+        raise BadInput(f"--fastpath {spec!r}: expected 'package.module:function'")
+    try:
+        module = importlib.import_module(module_name)
+    except Exception as e:
+        raise BadInput(f"--fastpath {spec!r}: cannot import {module_name}: {type(e).__name__}: {e}") from None
+    fast = getattr(module, attr, None)
+    if not callable(fast):
+        raise BadInput(f"--fastpath {spec!r}: {module_name} has no function {attr!r}")
+    target = Target(spec, base, fast, False)
+    probe(target)
+    return target
+
+
+def probe(target: Target) -> None:
+    """Call the fast path once on a plain state; refuse it if it raises or
+    does not return two words."""
+    word = concretize(target.era, SOLE_MAPPING)
+    try:
+        result = target.fast(word)
+    except Exception as e:
+        raise BadInput(
+            f"fast path {target.name} raised {type(e).__name__}: {e} on the word {word:#x} "
+            f"(one anonymous page mapped once, era {target.era}); a fast path must return (word after, trace word)"
+        ) from None
+    if not (isinstance(result, tuple) and len(result) == 2 and all(isinstance(x, int) and x >= 0 for x in result)):
+        raise BadInput(
+            f"fast path {target.name} returned {result!r} for the word {word:#x}; "
+            "expected (word after, trace word): two non-negative ints"
+        )
