@@ -152,9 +152,9 @@ class Fault:
     def page_stable_node(self) -> bool:
         return self._has(HolderKind.KSM_STABLE_NODE)
 
-    def max_subpage_mapcount(self) -> int:
-        """The largest page_mapcount() over the folio's pages (era A walks them)."""
-        return max(holders_mapcount(self.holders, i) for i in range(self.page.nr_pages))
+    def others_mapcount(self) -> int:
+        """The largest page_mapcount() among the folio's other pages (era A walks them)."""
+        return max((holders_mapcount(self.holders, i) for i in range(1, self.page.nr_pages)), default=0)
 
     # ---- actions ----------------------------------------------------------
 
@@ -291,7 +291,7 @@ class Fault:
 
     def _reuse_pte(self) -> None:
         self._event(Event.REUSE_PTE)
-        self.pte = replace(self.pte, young=True, dirty=True, write=self.vma.write)
+        self.pte = replace(self.pte, young=True, dirty=True, write=self.pte.write or self.vma.write)  # maybe_mkwrite()
         self.pte_unmap_unlock()
 
     def wp_page_reuse(self) -> Outcome:

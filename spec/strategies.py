@@ -17,7 +17,8 @@ with the era's reachability rules.
 >>> test()
 """
 
-from typing import List, Optional
+from functools import lru_cache
+from typing import List, Optional, Tuple
 
 from hypothesis import assume
 from hypothesis import strategies as st
@@ -47,6 +48,37 @@ from .state import (
 
 SELF = 0
 
+# Each optional feature is absent more often than present, so that the
+# simple states -- where most historical findings live -- come up often,
+# while any combination stays reachable.  Strategies are built once: building
+# them inside a draw costs more than the draw.
+sometimes = st.sampled_from([False, False, True])
+booleans = st.booleans()
+_KINDS = st.sampled_from([PageKind.ANON, PageKind.ANON, PageKind.KSM, PageKind.FILE, PageKind.ZERO])
+_SIZES = st.sampled_from([1, 1, 4, 2])
+_PLACES = st.sampled_from([[], [lru_batch()], [], [lru_batch(remote=True)], [], [isolation()]])
+
+
+@lru_cache(maxsize=None)
+def some(choices: Tuple[int, ...], max_size: int) -> st.SearchStrategy:
+    """A list of `choices` that is empty half of the time."""
+    return st.one_of(st.just([]), st.lists(st.sampled_from(choices), min_size=1, max_size=max_size))
+
+
+@lru_cache(maxsize=None)
+def _gups(owners: Tuple[int, ...], max_size: int) -> st.SearchStrategy:
+    return st.one_of(st.just([]), st.lists(gup_references(list(owners)), min_size=1, max_size=max_size))
+
+
+@lru_cache(maxsize=None)
+def _subpage(nr_pages: int) -> st.SearchStrategy:
+    return st.integers(0, nr_pages - 1)
+
+
+@lru_cache(maxsize=None)
+def _modes(asynchronous: bool) -> st.SearchStrategy:
+    return st.sampled_from([UffdWp.OFF, UffdWp.OFF, UffdWp.SYNC] + ([UffdWp.ASYNC] if asynchronous else []))
+
 
 def _since(era: Optional[Era], era_id: str) -> bool:
     return era is None or ORDER.index(era.id) >= ORDER.index(era_id)
@@ -54,36 +86,40 @@ def _since(era: Optional[Era], era_id: str) -> bool:
 
 @st.composite
 def gup_references(draw, owners: List[int]) -> Holder:
-    owner = draw(st.sampled_from(owners))
-    writable = draw(st.booleans())
-    shared = False if writable else draw(st.booleans())
-    if draw(st.booleans()):
+    owner = draw(_owner(tuple(owners)))
+    writable = draw(booleans)
+    shared = False if writable else draw(booleans)
+    if draw(booleans):
         return get(owner, writable=writable, taken_while_shared=shared)
-    return pin(owner, writable=writable, longterm=draw(st.booleans()), taken_while_shared=shared)
+    return pin(owner, writable=writable, longterm=draw(booleans), taken_while_shared=shared)
+
+
+@lru_cache(maxsize=None)
+def _owner(owners: Tuple[int, ...]) -> st.SearchStrategy:
+    return st.sampled_from(owners)
 
 
 @st.composite
 def pages(draw, era: Optional[Era] = None, other_mms: int = 3, max_gup: int = 3) -> Page:
     """A well-formed page mapped (at least) by mm 0 at subpage 0."""
-    kind = draw(st.sampled_from(PageKind))
+    kind = draw(_KINDS)
     if kind is PageKind.ZERO:
         return Page(kind=kind)
-    others = list(range(1, other_mms + 1))
-    nr_pages = draw(st.sampled_from([1, 2, 4])) if kind is PageKind.ANON else 1
+    others = tuple(range(1, other_mms + 1))
+    nr_pages = draw(_SIZES) if kind is PageKind.ANON else 1
     holders: List[Holder] = [mapping(SELF)]
-    holders += [mapping(SELF, i) for i in range(1, nr_pages) if draw(st.booleans())]
-    mappers = draw(st.lists(st.sampled_from(others), unique=True, max_size=other_mms)) if others else []
-    holders += [mapping(mm, draw(st.integers(0, nr_pages - 1))) for mm in mappers]
-    swapcache = kind in (PageKind.ANON, PageKind.KSM) and draw(st.booleans())
+    holders += [mapping(SELF, i) for i in range(1, nr_pages) if draw(booleans)]
+    mappers = sorted(set(draw(some(others, other_mms)))) if others else []
+    holders += [mapping(mm, draw(_subpage(nr_pages))) for mm in mappers]
+    swapcache = kind in (PageKind.ANON, PageKind.KSM) and draw(sometimes)
     if swapcache:
         holders.append(swap_cache())
-        if nr_pages == 1:
-            free = [mm for mm in others if mm not in mappers]
-            if free:
-                holders += [swap_pte(mm) for mm in draw(st.lists(st.sampled_from(free), unique=True))]
-    holders += draw(st.sampled_from([[], [lru_batch()], [lru_batch(remote=True)], [isolation()]]))
-    holders += draw(st.lists(gup_references([SELF] + others), max_size=max_gup))
-    if kind is PageKind.KSM and draw(st.booleans()):
+        free = tuple(mm for mm in others if mm not in mappers)
+        if nr_pages == 1 and free:
+            holders += [swap_pte(mm) for mm in sorted(set(draw(some(free, len(free)))))]
+    holders += draw(_PLACES)
+    holders += draw(_gups((SELF,) + others, max_gup))
+    if kind is PageKind.KSM and draw(booleans):
         holders.append(ksm_stable_node())
     if kind is PageKind.FILE:
         holders.append(page_cache())
@@ -93,12 +129,12 @@ def pages(draw, era: Optional[Era] = None, other_mms: int = 3, max_gup: int = 3)
             kind=kind,
             holders=tuple(holders),
             nr_pages=nr_pages,
-            anon_exclusive=kind is PageKind.ANON and _since(era, "v5.19") and draw(st.booleans()),
-            locked=draw(st.booleans()),
-            writeback=(swapcache or kind is PageKind.FILE) and draw(st.booleans()),
-            dirty=draw(st.booleans()),
-            checked=kind is PageKind.FILE and draw(st.booleans()),
-            maybe_mapped_shared=nr_pages > 1 and (shared_mms or draw(st.booleans())),
+            anon_exclusive=kind is PageKind.ANON and _since(era, "v5.19") and draw(sometimes),
+            locked=draw(sometimes),
+            writeback=(swapcache or kind is PageKind.FILE) and draw(sometimes),
+            dirty=draw(booleans),
+            checked=kind is PageKind.FILE and draw(booleans),
+            maybe_mapped_shared=nr_pages > 1 and (shared_mms or draw(sometimes)),
         )
     except StateError:
         assume(False)
@@ -110,18 +146,17 @@ def fault_states(draw, era: Optional[Era] = None, other_mms: int = 3, max_gup: i
     """A well-formed fault state; admitted by `era` if one is given."""
     page = draw(pages(era, other_mms, max_gup))
     private_only = page.anon
-    shared = not private_only and draw(st.booleans())
-    unshare = not shared and _since(era, "v5.19") and draw(st.booleans())
-    modes = [UffdWp.OFF, UffdWp.SYNC] + ([UffdWp.ASYNC] if _since(era, "v6.7") else [])
-    mode = draw(st.sampled_from(modes))
+    shared = not private_only and draw(sometimes)
+    unshare = not shared and _since(era, "v5.19") and draw(sometimes)
+    mode = draw(_modes(_since(era, "v6.7")))
     try:
         state = FaultState(
             page=page,
-            vma=Vma(write=shared or draw(st.booleans()), shared=shared, uffd_wp=mode),
-            pte=Pte(dirty=draw(st.booleans()), young=draw(st.booleans()), uffd_wp=mode is not UffdWp.OFF and draw(st.booleans())),
+            vma=Vma(write=shared or not draw(sometimes), shared=shared, uffd_wp=mode),
+            pte=Pte(dirty=draw(booleans), young=draw(booleans), uffd_wp=mode is not UffdWp.OFF and draw(booleans)),
             fault=FaultKind.UNSHARE if unshare else FaultKind.WRITE,
-            tlb_flush_pending=draw(st.booleans()),
-            pte_changes_while_sleeping=page.locked and draw(st.booleans()),
+            tlb_flush_pending=draw(sometimes),
+            pte_changes_while_sleeping=page.locked and draw(sometimes),
         )
     except StateError:
         assume(False)

@@ -81,12 +81,11 @@ def do_wp_page(w: int) -> Result:
             return wp_page_reuse(w, t)
         # reuse_swap_page()
         swapcount = page_swapcount(w) if PageSwapCache(w, PG) else 0
+        count = page_mapcount(w) + swapcount
+        total = count
         if bit(w, PG[HEAD]):
-            count = max(page_mapcount(w) + swapcount, others_mapcount(w))
-            total = folio_large_mapcount(w)
-        else:
-            count = page_mapcount(w) + swapcount
-            total = count
+            count = max(count, others_mapcount(w))
+            total = folio_large_mapcount(w) + swapcount
         if count == 1 and PageSwapCache(w, PG) and not bit(w, PG[WRITEBACK]):
             w, t = delete_from_swap_cache(w, t, PG)
         if count <= 1:

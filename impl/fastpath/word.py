@@ -1,10 +1,12 @@
 """The kernel's helpers over the packed word, shared by the fast paths.
 
-The fast paths are C-shaped: they read fields as ``(w >> SHIFT) & (2**n - 1)``
-and build words with additions and shifts, never ``|``, ``^`` or ``&`` with
-another mask -- so that CrossHair keeps the word symbolic -- and they use
-nothing but ints and tuples, so that Numba compiles the very same functions
-for the batch path.  Page flags are read at the era's bit numbers, passed
+The fast paths are C-shaped: they read fields as ``(w >> SHIFT) & (2**n - 1)``,
+change counters with additions of shifted constants, and set or clear a
+flag with ``w | BIT`` / ``w & ~BIT`` as C does.  They use nothing but ints
+and tuples, so that Numba compiles the very same functions for the batch
+path; under CrossHair the word is an ``impl.fieldword.FieldWord``, which
+answers exactly these expressions field by field, so the solver never sees
+a 63-bit integer.  Page flags are read at the era's bit numbers, passed
 as the tuple ``pg`` (``PageFlags.bits()`` order: locked, dirty, lru,
 owner_priv_1, writeback, head, swapbacked, anon_exclusive).
 
@@ -82,11 +84,11 @@ def bit(w: int, shift: int) -> int:
 
 
 def set_bit(w: int, shift: int) -> int:
-    return w if (w >> shift) & 1 else w + (1 << shift)
+    return w | (1 << shift)
 
 
 def clear_bit(w: int, shift: int) -> int:
-    return w - (1 << shift) if (w >> shift) & 1 else w
+    return w & ~(1 << shift)
 
 
 # ---- what the kernel reads --------------------------------------------------
@@ -129,7 +131,7 @@ def PageKsm(w: int) -> bool:
 
 def PageSwapCache(w: int, pg: Tuple[int, ...]) -> int:
     """PG_swapcache is PG_owner_priv_1, and only counts with PG_swapbacked."""
-    return ((w >> pg[OWNER_PRIV_1]) & 1) * ((w >> pg[SWAPBACKED]) & 1)
+    return (w >> pg[OWNER_PRIV_1]) & 1 if (w >> pg[SWAPBACKED]) & 1 else 0
 
 
 def pte_uffd_wp(w: int) -> int:
@@ -175,8 +177,8 @@ def decrement_mapcounts(w: int) -> int:
     return w + (15 << LARGE_MAPCOUNT) if (w >> LARGE_MAPCOUNT) & 15 == 0 else w - (1 << LARGE_MAPCOUNT)
 
 
-def set_pte(w: int, pte: int) -> int:
-    return w - (((w >> PTE) & 31) << PTE) + (pte << PTE)
+def put_bit(w: int, shift: int, on: int) -> int:
+    return set_bit(w, shift) if on else clear_bit(w, shift)
 
 
 def lru_add_drain(w: int, t: int, pg: Tuple[int, ...]) -> Result:
@@ -265,14 +267,17 @@ def wp_page_copy(w: int, t: int, pg: Tuple[int, ...], free_swap_cache: int) -> R
     if has_page:
         t = ev(t, E_GET)
     t = ev(ev(t, E_PTL_UNLOCK), E_NEW_PAGE)
-    if unshare(w):
-        pte = (1 << PTE_ACCESSED) + (pte_uffd_wp(w) << PTE_UFFD_WP)
-    else:
-        pte = (1 << PTE_ACCESSED) + (1 << PTE_DIRTY) + (((w >> (VMA + VM_WRITE)) & 1) << PTE_RW)
-    w = set_pte(w, pte)
+    # the new PTE: a normal page, young; a write makes it dirty and, with
+    # VM_WRITE, writable; an unshare keeps it read-only with the uffd-wp bit
+    writing = 1 - unshare(w)
+    w = clear_bit(set_bit(w, PTE + PTE_ACCESSED), PTE + PTE_SPECIAL)
+    w = put_bit(w, PTE + PTE_DIRTY, writing)
+    w = put_bit(w, PTE + PTE_RW, writing * ((w >> (VMA + VM_WRITE)) & 1))
+    if writing:
+        w = clear_bit(w, PTE + PTE_UFFD_WP)
     if has_page:
         w = decrement_mapcounts(w) - (1 << REFCOUNT)
-        if free_swap_cache and PageSwapCache(w, pg) and folio_large_mapcount(w) == 0:
+        if free_swap_cache and PageSwapCache(w, pg) and folio_large_mapcount(w) < 1:  # !folio_mapped()
             if bit(w, pg[LOCKED]):
                 t = ev(t, E_TRYLOCK_FAIL)
             else:

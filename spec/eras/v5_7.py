@@ -49,12 +49,11 @@ def reuse_swap_page(f: Fault) -> Tuple[bool, int]:
     if f.PageKsm():
         return False, 0
     swapcount = f.page_swapcount() if f.PageSwapCache() else 0
+    count = f.page_mapcount() + swapcount
+    total = count
     if f.folio_test_large():
-        count = f.max_subpage_mapcount()
-        total = f.folio_large_mapcount()
-    else:
-        count = f.page_mapcount() + swapcount
-        total = count
+        count = max(count, f.others_mapcount())
+        total = f.folio_large_mapcount() + swapcount
     if count == 1 and f.PageSwapCache() and not f.PageWriteback():
         f.delete_from_swap_cache()
     return count <= 1, total

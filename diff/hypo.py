@@ -1,0 +1,209 @@
+"""The Hypothesis engine: property-based search over abstract states.
+
+A search draws well-formed states the era admits
+(``wpdiff.spec.strategies``), runs the era's model and every fast path
+checked against it, and fails on a divergence -- a fast path that
+disagrees, an invariant broken -- which Hypothesis then shrinks to its
+smallest state.  Each kind of divergence fails with its own exception type.
+Per era, searches repeat, each ignoring the kinds already found, until one
+finds nothing new within its budget.  Found examples go to Hypothesis's
+example database, so a divergence found in CI replays first the next
+time, locally too.
+
+Profiles (``settings.get_profile("wpdiff-<name>")``): ``dev`` (1,000 examples
+per search), ``ci`` (3,000), ``thorough`` (20,000) and ``crosshair`` (the
+hypothesis-crosshair backend, 200).
+"""
+
+import time
+from functools import lru_cache
+from typing import Callable, Dict, List, Optional, Sequence, Tuple, Type
+
+from hypothesis import HealthCheck, Phase, Verbosity, given, seed as seeded, settings
+
+from wpdiff.impl.concretize import concretize, concretize_outcome
+from wpdiff.spec import ERAS, violations
+from wpdiff.spec.state import FaultState
+from wpdiff.spec.strategies import fault_states
+
+from . import exhaustive
+from .check import faithfulness_divergence, soundness_divergence
+from .report import EngineRun, Report, Verdict
+from .targets import Target
+
+PROFILES: Dict[str, dict] = {
+    "dev": dict(max_examples=1000),
+    "ci": dict(max_examples=3000),
+    "thorough": dict(max_examples=20000),
+    "crosshair": dict(max_examples=200, backend="crosshair"),
+}
+for _name, _kw in PROFILES.items():
+    settings.register_profile(
+        f"wpdiff-{_name}",
+        deadline=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large],
+        **_kw,
+    )
+
+
+class Found(Exception):
+    """A divergence Hypothesis found; one subclass per kind (see _kind)."""
+
+    def __init__(self, key: str, state: FaultState, detail: object) -> None:
+        super().__init__(f"{key} on {state}")
+        self.key = key
+        self.state = state
+        self.detail = detail
+
+
+@lru_cache(maxsize=None)
+def _kind(key: str) -> Type[Found]:
+    return type(f"Found[{key}]", (Found,), {})
+
+
+def _leaves(error: BaseException) -> List[Found]:
+    if isinstance(error, BaseExceptionGroup):
+        return [leaf for e in error.exceptions for leaf in _leaves(e)]
+    if isinstance(error, Found):
+        return [error]
+    raise error
+
+
+def search(
+    era_id: str,
+    targets: Sequence[Target],
+    profile: str = "dev",
+    seed: Optional[int] = None,
+    only: Optional[str] = None,
+    shrink: bool = True,
+    on_find: Optional[Callable[[str], None]] = None,
+    known: frozenset = frozenset(),
+) -> Tuple[List[Found], int]:
+    """One search for one era: the divergences found (shrunk) and the number
+    of examples tried.  `only` limits it to one invariant; kinds in `known`
+    are not looked for."""
+    era = ERAS[era_id]
+    tried = [0]
+    phases = tuple(Phase) if shrink else (Phase.explicit, Phase.reuse, Phase.generate)
+    invariants = exhaustive.applicable(era_id)
+
+    @settings(
+        settings.get_profile(f"wpdiff-{profile}"),
+        report_multiple_bugs=False,
+        verbosity=Verbosity.quiet,
+        phases=phases,
+    )
+    @given(fault_states(era))
+    def prop(state: FaultState) -> None:
+        tried[0] += 1
+        outcome = era(state)
+        for target in targets:
+            word = concretize(era_id, state)
+            got = target.fast(word)
+            key = f"faithfulness:{target.name}"
+            if only is None and key not in known and got != concretize_outcome(era_id, state, outcome):
+                raise _kind(key)(key, state, (word, got))
+            if not target.builtin:
+                for v in exhaustive.result_violations(era_id, state, got, invariants):
+                    key = f"{target.name}:{v.invariant}"
+                    if only in (None, v.invariant) and key not in known:
+                        raise _kind(key)(key, state, v)
+        for v in violations(era, state, outcome):
+            if only in (None, v.invariant) and v.invariant not in known:
+                if on_find:
+                    on_find(v.invariant)
+                raise _kind(v.invariant)(v.invariant, state, v)
+
+    if seed is not None:
+        prop = seeded(seed)(prop)
+    try:
+        prop()
+    except BaseException as error:  # noqa: B902 -- Hypothesis raises the failures, alone or grouped
+        return _leaves(error), tried[0]
+    return [], tried[0]
+
+
+def run_hypothesis(
+    report: Report,
+    era_ids: Sequence[str],
+    targets: Sequence[Target],
+    profile: str = "dev",
+    seed: Optional[int] = None,
+    progress: Optional[Callable[[str, int, int], None]] = None,
+) -> None:
+    start = time.perf_counter()
+    engine = "hypothesis" if profile != "crosshair" else "hypothesis-crosshair"
+    table: Dict[str, Dict[str, int]] = {}
+    tried_total = 0
+    for n, era_id in enumerate(era_ids):
+        mine = [t for t in targets if t.era == era_id]
+        found: List[Found] = []
+        while True:
+            new, tried = search(era_id, mine, profile, seed, known=frozenset(f.key for f in found))
+            tried_total += tried
+            if not new:
+                break
+            found += new
+        table[era_id] = {}
+        for f in found:
+            word = concretize(era_id, f.state)
+            if f.key.startswith("faithfulness:"):
+                target = next(t for t in mine if f"faithfulness:{t.name}" == f.key)
+                report.divergences.append(faithfulness_divergence(target, f.state, word, f.detail[1], 1, engine, seed))
+                continue
+            name, _, invariant = f.key.rpartition(":")
+            target = next((t for t in mine if t.name == name), None)
+            table.setdefault(target.name if target else era_id, {})[invariant] = 1
+            report.divergences.append(
+                soundness_divergence(
+                    era_id, invariant, f.state, word, f.detail.message, 1, engine,
+                    target.name if target else f"model:{era_id}", seed=seed,
+                )
+            )
+        if progress:
+            progress(engine, n + 1, len(era_ids))
+    report.table.setdefault(engine, {}).update(table)
+    found_any = any(d.engine == engine for d in report.divergences)
+    report.runs.append(
+        EngineRun(
+            engine,
+            Verdict.DIVERGENCE if found_any else Verdict.CLEAN,
+            tried_total,
+            round(time.perf_counter() - start, 2),
+            f"profile {profile}" + (f", seed {seed}" if seed is not None else ""),
+        )
+    )
+
+
+def time_to_find(era_id: str, invariant: str, seed: int) -> Optional[float]:
+    """Seconds until a fresh search (no shrinking, no database, no examples
+    given) first breaks `invariant` on `era_id`; None if it does not."""
+    start = time.perf_counter()
+    first: List[float] = []
+
+    def hit(_: str) -> None:
+        if not first:
+            first.append(time.perf_counter() - start)
+
+    with settings_database_off():
+        search(era_id, [], "ci", seed, only=invariant, shrink=False, on_find=hit)
+    return first[0] if first else None
+
+
+class settings_database_off:
+    """Run a search with no example database, so nothing is replayed."""
+
+    def __enter__(self) -> None:
+        self._previous = settings._current_profile  # type: ignore[attr-defined]
+        for name in PROFILES:
+            profile = settings.get_profile(f"wpdiff-{name}")
+            settings.register_profile(f"wpdiff-{name}", profile, database=None)
+
+    def __exit__(self, *exc: object) -> None:
+        for name, kw in PROFILES.items():
+            settings.register_profile(
+                f"wpdiff-{name}",
+                deadline=None,
+                suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large],
+                **kw,
+            )
