@@ -10,16 +10,16 @@ not.
 import time
 from typing import Callable, Dict, List, Optional, Sequence
 
+from wpdiff.impl import wordfault
 from wpdiff.impl.concretize import concretize
 from wpdiff.impl.layout import decode_trace, describe
 from wpdiff.spec import ERAS, INVARIANTS
 from wpdiff.spec.history import FINDINGS, expected
-from wpdiff.spec.outcome import Outcome
 from wpdiff.spec.state import FaultState
 
 from . import exhaustive
 from .report import Compared, Divergence, EngineRun, FastResult, Report, Verdict
-from .targets import Target
+from .targets import FastPath, Target
 
 Progress = Callable[[str, int, int], None]
 
@@ -35,8 +35,10 @@ def fast_result(era_id: str, after: int, trace: int) -> FastResult:
 
 def soundness_divergence(
     era_id: str, invariant: str, state: FaultState, word: int, message: str, count: int, engine: str,
-    target: str, inherited: bool = False, seed: Optional[int] = None, outcome: Optional[Outcome] = None,
+    target: str, inherited: bool = False, seed: Optional[int] = None, fast: Optional[FastPath] = None,
 ) -> Divergence:
+    """An invariant broken by an era's model (target "model:ERA") or by a
+    fast path (`fast`, whose result is shown beside the model's)."""
     inv = INVARIANTS[invariant]
     return Divergence(
         era=era_id,
@@ -50,7 +52,8 @@ def soundness_divergence(
         invariant=invariant,
         severity=inv.severity.value,
         expected=inherited or (target.startswith("model:") and expected(era_id, invariant)),
-        spec=outcome if outcome is not None else ERAS[era_id](state),
+        spec=ERAS[era_id](state),
+        fast_path=fast_result(era_id, *fast(word)) if fast is not None else None,
         fixed_by=inv.fixed_by,
         cow_c=inv.cow_c,
         seed=seed,
@@ -59,11 +62,20 @@ def soundness_divergence(
 
 
 def faithfulness_divergence(
-    target: Target, state: FaultState, word: int, got: tuple, count: int, engine: str, seed: Optional[int] = None
+    target: Target, state: Optional[FaultState], word: int, got: tuple, count: int, engine: str,
+    seed: Optional[int] = None,
 ) -> Divergence:
-    outcome = ERAS[target.era](state)
+    """A fast path disagreeing with its era's model; `state` is None for a
+    word no well-formed state has (the model then runs on the word)."""
+    outcome = ERAS[target.era](state) if state is not None else None
     fast = fast_result(target.era, *got)
-    if target.builtin:
+    if state is None:
+        model = fast_result(target.era, *wordfault.run(target.era, word))
+        why = (
+            f"fast path {target.name} disagrees with the {target.era} model on the word {word:#x}, which no "
+            f"well-formed state has: model {model.decision} ({', '.join(model.events)}), fast path {fast.decision}"
+        )
+    elif target.builtin:
         why = (
             f"fast path {target.name} disagrees with the {target.era} model on {count} state(s): "
             f"spec {outcome.decision.value}, fast path {fast.decision}"
@@ -125,7 +137,7 @@ def run_exhaustive(
                 report.divergences.append(
                     soundness_divergence(
                         target.era, inv, f.state, concretize(target.era, f.state), f.message, f.count, "exhaustive",
-                        target.name, inherited=inv in base,
+                        target.name, inherited=inv in base, fast=target.fast,
                     )
                 )
     checked = sum(sweep.eras[e].states for e in need)

@@ -23,6 +23,7 @@ from hypothesis import HealthCheck, Phase, Verbosity, given, seed as seeded, set
 
 from wpdiff.impl.concretize import concretize, concretize_outcome
 from wpdiff.spec import ERAS, violations
+from wpdiff.spec.history import expected
 from wpdiff.spec.state import FaultState
 from wpdiff.spec.strategies import fault_states
 
@@ -35,7 +36,7 @@ PROFILES: Dict[str, dict] = {
     "dev": dict(max_examples=1000),
     "ci": dict(max_examples=3000),
     "thorough": dict(max_examples=20000),
-    "crosshair": dict(max_examples=200, backend="crosshair"),
+    "crosshair": dict(max_examples=40, backend="crosshair"),
 }
 for _name, _kw in PROFILES.items():
     settings.register_profile(
@@ -78,10 +79,13 @@ def search(
     shrink: bool = True,
     on_find: Optional[Callable[[str], None]] = None,
     known: frozenset = frozenset(),
+    soundness: bool = True,
+    database: bool = True,
 ) -> Tuple[List[Found], int]:
     """One search for one era: the divergences found (shrunk) and the number
-    of examples tried.  `only` limits it to one invariant; kinds in `known`
-    are not looked for."""
+    of examples tried.  `only` limits it to one invariant, `soundness=False`
+    to the fast paths' faithfulness; kinds in `known` are not looked for;
+    `database=False` neither replays nor saves examples."""
     era = ERAS[era_id]
     tried = [0]
     phases = tuple(Phase) if shrink else (Phase.explicit, Phase.reuse, Phase.generate)
@@ -92,6 +96,7 @@ def search(
         report_multiple_bugs=False,
         verbosity=Verbosity.quiet,
         phases=phases,
+        **({} if database else {"database": None}),
     )
     @given(fault_states(era))
     def prop(state: FaultState) -> None:
@@ -103,12 +108,12 @@ def search(
             key = f"faithfulness:{target.name}"
             if only is None and key not in known and got != concretize_outcome(era_id, state, outcome):
                 raise _kind(key)(key, state, (word, got))
-            if not target.builtin:
+            if not target.builtin and soundness:
                 for v in exhaustive.result_violations(era_id, state, got, invariants):
                     key = f"{target.name}:{v.invariant}"
                     if only in (None, v.invariant) and key not in known:
                         raise _kind(key)(key, state, v)
-        for v in violations(era, state, outcome):
+        for v in violations(era, state, outcome) if soundness else ():
             if only in (None, v.invariant) and v.invariant not in known:
                 if on_find:
                     on_find(v.invariant)
@@ -130,6 +135,7 @@ def run_hypothesis(
     profile: str = "dev",
     seed: Optional[int] = None,
     progress: Optional[Callable[[str, int, int], None]] = None,
+    database: bool = True,
 ) -> None:
     start = time.perf_counter()
     engine = "hypothesis" if profile != "crosshair" else "hypothesis-crosshair"
@@ -139,7 +145,7 @@ def run_hypothesis(
         mine = [t for t in targets if t.era == era_id]
         found: List[Found] = []
         while True:
-            new, tried = search(era_id, mine, profile, seed, known=frozenset(f.key for f in found))
+            new, tried = search(era_id, mine, profile, seed, known=frozenset(f.key for f in found), database=database)
             tried_total += tried
             if not new:
                 break
@@ -157,7 +163,8 @@ def run_hypothesis(
             report.divergences.append(
                 soundness_divergence(
                     era_id, invariant, f.state, word, f.detail.message, 1, engine,
-                    target.name if target else f"model:{era_id}", seed=seed,
+                    target.name if target else f"model:{era_id}", seed=seed, fast=target.fast if target else None,
+                    inherited=target is not None and expected(era_id, invariant),
                 )
             )
         if progress:
@@ -185,25 +192,5 @@ def time_to_find(era_id: str, invariant: str, seed: int) -> Optional[float]:
         if not first:
             first.append(time.perf_counter() - start)
 
-    with settings_database_off():
-        search(era_id, [], "ci", seed, only=invariant, shrink=False, on_find=hit)
+    search(era_id, [], "ci", seed, only=invariant, shrink=False, on_find=hit, database=False)
     return first[0] if first else None
-
-
-class settings_database_off:
-    """Run a search with no example database, so nothing is replayed."""
-
-    def __enter__(self) -> None:
-        self._previous = settings._current_profile  # type: ignore[attr-defined]
-        for name in PROFILES:
-            profile = settings.get_profile(f"wpdiff-{name}")
-            settings.register_profile(f"wpdiff-{name}", profile, database=None)
-
-    def __exit__(self, *exc: object) -> None:
-        for name, kw in PROFILES.items():
-            settings.register_profile(
-                f"wpdiff-{name}",
-                deadline=None,
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large],
-                **kw,
-            )

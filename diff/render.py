@@ -16,6 +16,8 @@ FORMATS = ("text", "json", "sarif", "junit")
 
 def _holders(d: Divergence) -> str:
     s = d.state
+    if s is None:
+        return "(no abstract state: a combination of fields no well-formed state has)"
     holders = ", ".join(str(h) for h in s.page.holders) or "no struct page"
     size = f"{s.page.nr_pages}-page folio" if s.page.nr_pages > 1 else "page"
     flags = [n for n, on in (("locked by another", s.page.locked), ("writeback", s.page.writeback),
@@ -125,7 +127,8 @@ def sarif(report: Report) -> str:
             "level": "note" if d.expected else "error",
             "message": {"text": f"{d.era}: {d.explanation}"},
             "locations": [{"physicalLocation": {"artifactLocation": {"uri": where}}}],
-            "properties": {"state": json.loads(d.state.to_json()), "count": d.count, "engine": d.engine,
+            "properties": {"state": json.loads(d.state.to_json()) if d.state else None, "count": d.count,
+                           "engine": d.engine,
                            "target": d.target, "expected": d.expected},
         })
     return json.dumps({

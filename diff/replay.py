@@ -11,6 +11,7 @@ import json
 from dataclasses import dataclass
 from typing import List, Tuple
 
+from wpdiff.impl import wordfault
 from wpdiff.impl.concretize import concretize, concretize_outcome
 from wpdiff.spec import ERAS, INVARIANTS, StateError
 
@@ -64,6 +65,10 @@ def replay(d: Divergence) -> Replayed:
         raise BadInput(f"divergence names an unknown era {d.era!r}")
     era = ERAS[d.era]
     state = d.state
+    if state is None:  # a word-level divergence: the fast path against the model run on the word
+        got, want = _target(d).fast(d.word), wordfault.run(d.era, d.word)
+        saved = (d.fast_path.after, d.fast_path.trace) if d.fast_path else None
+        return Replayed(d, got != want, got == saved, "on a word no well-formed state has")
     word = concretize(d.era, state)
     if word != d.word:
         return Replayed(d, False, False, f"the state now packs to {word:#x}, not the saved {d.word:#x}: the layout changed")

@@ -50,7 +50,7 @@ class FastResult(DataClassJsonMixin):
 class Divergence(DataClassJsonMixin):
     era: str
     compared: Compared
-    state: FaultState
+    state: Optional[FaultState]  # None: a word no well-formed state has (found by CrossHair on all words)
     word: int  # what the kernel saw, packed ...
     kernel_saw: Dict[str, object]  # ... and unpacked
     explanation: str

@@ -32,7 +32,6 @@ from wpdiff.spec.state import (
     UffdWp,
     Vma,
     get,
-    holders_mapcount,
     holders_refcount,
     ksm_stable_node,
     lru_batch,

@@ -104,7 +104,7 @@ class FieldWord:
         if delta < 0:
             delta, sign = -delta, -sign
         rest = delta
-        for shift, width in reversed(ATOMS):
+        for shift, _ in reversed(ATOMS):
             part = rest >> shift
             if part:
                 atoms[shift] = atoms[shift] + sign * part

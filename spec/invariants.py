@@ -24,7 +24,6 @@ from .state import (
     FaultKind,
     FaultState,
     HolderKind,
-    Page,
     PageKind,
     UffdWp,
     lru_batch,

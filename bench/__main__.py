@@ -1,0 +1,189 @@
+"""wpdiff benchmarks: ``python -m bench`` (from the repository root).
+
+Everything is measured side by side in one run on this machine:
+
+1. fastpath-vs-spec: per fault, each era's scalar fast path on the word
+   against its reference model on the abstract state, on the same states
+   (the small space);
+2. batch: the v6.15 fast path compiled by Numba over NumPy arrays, in
+   states per second on one core, against the same fast path in C built
+   with the machine's cc (the physical reference; checked bit for bit
+   first), and the memory the batch needs for every era over both
+   exhaustive spaces;
+3. the default ``wpdiff check`` end to end;
+4. engine power: each engine against the mutants of ``impl.mutants`` --
+   the share it catches within its default budget and the median time to
+   catch one;
+5. the Hypothesis engine's time to first find each historical finding,
+   with no examples given and no database;
+6. the CrossHair faithfulness proofs: verdict and time per era.
+
+The last line sums up:
+``fastpath-vs-spec: N.Nx  batch: N Mstates/s  C-vs-batch: N.Nx  batch-mem: N MiB``.
+Options: ``--quick`` skips the CrossHair parts (4 and 6).
+"""
+
+import os
+import statistics
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+from wpdiff.diff import exhaustive
+from wpdiff.diff.hypo import search, time_to_find
+from wpdiff.diff.symbolic import check_faithfulness
+from wpdiff.diff.targets import Target, builtin
+from wpdiff.impl import batch
+from wpdiff.impl.concretize import concretize
+from wpdiff.impl.fastpath import FASTPATHS
+from wpdiff.impl.mutants import MUTANTS
+from wpdiff.spec import ERAS
+from wpdiff.spec.history import FINDINGS
+
+from .cpath import build
+
+CORES = os.cpu_count() or 1
+
+
+def per_call(fn, args, repeat: int = 3) -> float:
+    best = float("inf")
+    for _ in range(repeat):
+        start = time.perf_counter()
+        for a in args:
+            fn(a)
+        best = min(best, (time.perf_counter() - start) / len(args))
+    return best
+
+
+def fastpath_vs_spec() -> float:
+    print("1. scalar fast path vs reference model, per fault (small space)")
+    states = exhaustive.space("small")
+    ratios = []
+    for era_id, era in ERAS.items():
+        words = [concretize(era_id, s) for s in states]
+        spec = per_call(era, states, 1)
+        fast = per_call(FASTPATHS[era_id], words)
+        ratios.append(spec / fast)
+        print(f"   {era_id:9s} spec {spec * 1e6:6.2f} us  fast path {fast * 1e6:5.2f} us  {spec / fast:5.1f}x")
+    print(f"   smallest ratio {min(ratios):.1f}x")
+    return min(ratios)
+
+
+def batch_path() -> tuple:
+    print("2. batch path (v6.15, one core) vs the same fast path in C")
+    states = exhaustive.space("visible")
+    words = np.array([concretize("v6.15", s) for s in states], dtype=np.uint64)
+    reps = max(1, 20_000_000 // words.size)
+    big = np.tile(words, reps)  # the visible space, in enumeration order, repeated
+    after, trace = np.empty_like(big), np.empty_like(big)
+    run_c = build()
+    run_c(big, after, trace)
+    a, t = batch.run(FASTPATHS["v6.15"], big)
+    assert np.array_equal(a, after) and np.array_equal(t, trace), "C and the batch path disagree"
+    loop = batch.compile_batch(FASTPATHS["v6.15"])
+    i64 = (big.view(np.int64), a.view(np.int64), t.view(np.int64))
+    loop(*i64)
+    batch_s = min(_timed(lambda: loop(*i64)) for _ in range(5))
+    c_s = min(_timed(lambda: run_c(big, after, trace)) for _ in range(5))
+    rate = big.size / batch_s / 1e6
+    print(f"   {big.size} states: batch {batch_s * 1e3:.0f} ms = {rate:.0f} Mstates/s; C {c_s * 1e3:.0f} ms = "
+          f"{big.size / c_s / 1e6:.0f} Mstates/s; C is {batch_s / c_s:.2f}x the batch")
+    n = sum(len(exhaustive.space(s)) for s in ("full", "visible"))
+    mem = n * 3 * 8 * len(ERAS) / 2**20  # words, after, trace: uint64 each, per era
+    print(f"   memory for every era over the full and visible spaces ({n} states): {mem:.0f} MiB")
+    return rate, batch_s / c_s, mem
+
+
+def _timed(fn) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def default_check() -> float:
+    print("3. the default wpdiff check, end to end")
+    start = time.perf_counter()
+    run = subprocess.run([sys.executable, "-m", "wpdiff.diff.cli", "check"], capture_output=True, text=True)
+    seconds = time.perf_counter() - start
+    print(f"   {seconds:.1f} s, exit {run.returncode}: {run.stdout.strip().splitlines()[-1]}")
+    return seconds
+
+
+def mutant_target(mutant_id: str) -> Target:
+    m = MUTANTS[mutant_id]
+    return Target(f"mutant:{mutant_id}", m.era, m.load(), False)
+
+
+def engine_power(symbolic: bool) -> None:
+    print(f"4. engine power on {len(MUTANTS)} broken fast paths (catch rate, median time to catch)")
+    sweeps = {}
+    caught = {"exhaustive": [], "hypothesis": [], "crosshair": []}
+    for m in MUTANTS.values():
+        if m.era not in sweeps:
+            sweeps[m.era] = exhaustive.sweep([m.era], "small").eras[m.era]
+        era = sweeps[m.era]
+        fast = m.load()
+        start = time.perf_counter()
+        hit = None
+        for w, a, t in zip(era.words.tolist(), era.after.tolist(), era.trace.tolist()):
+            if fast(w) != (a, t):
+                hit = time.perf_counter() - start
+                break
+        caught["exhaustive"].append(hit)
+        start = time.perf_counter()
+        found, _ = search(m.era, [mutant_target(m.id)], "dev", seed=0, soundness=False, database=False)
+        caught["hypothesis"].append(time.perf_counter() - start if any(f.key.startswith("faithfulness") for f in found) else None)
+    if symbolic:
+        with ThreadPoolExecutor(CORES) as pool:
+            futures = [pool.submit(check_faithfulness, mutant_target(m.id), 120.0) for m in MUTANTS.values()]
+            for f in futures:
+                verdict, word, seconds, _ = f.result()
+                caught["crosshair"].append(seconds if word is not None else None)
+    for engine, times in caught.items():
+        if not times:
+            print(f"   {engine:10s} skipped (--quick)")
+            continue
+        hits = [t for t in times if t is not None]
+        missed = [m for m, t in zip(MUTANTS, times) if t is None]
+        print(f"   {engine:10s} {len(hits)}/{len(times)} = {100 * len(hits) / len(times):.0f}%  "
+              f"median {statistics.median(hits):.2f} s" + (f"  missed: {', '.join(missed)}" if missed else ""))
+
+
+def hypothesis_finds() -> None:
+    print("5. Hypothesis: time to first find each historical finding (no examples, no database)")
+    times = []
+    for f in FINDINGS:
+        seconds = time_to_find(f.era, f.invariant, seed=0)
+        times.append(seconds if seconds is not None else float("inf"))
+        print(f"   {f.era:9s} {f.invariant:28s} {'not found' if seconds is None else f'{seconds:.2f} s'}")
+    print(f"   median {statistics.median(times):.2f} s")
+
+
+def crosshair_proofs() -> None:
+    print("6. CrossHair faithfulness proofs, default budget, all cores")
+    start = time.perf_counter()
+    with ThreadPoolExecutor(CORES) as pool:
+        futures = {e: pool.submit(check_faithfulness, builtin(e), 120.0) for e in ERAS if e != "v5.8"}
+        for era_id, f in futures.items():
+            verdict, _, seconds, _ = f.result()
+            print(f"   {era_id:9s} {verdict.value:24s} {seconds:.0f} s" + ("  (v5.8 shares it)" if era_id == "v5.7" else ""))
+    print(f"   the whole job: {time.perf_counter() - start:.0f} s on {CORES} cores")
+
+
+def main() -> None:
+    quick = "--quick" in sys.argv
+    ratio = fastpath_vs_spec()
+    rate, c_vs_batch, mem = batch_path()
+    default_check()
+    engine_power(symbolic=not quick)
+    hypothesis_finds()
+    if not quick:
+        crosshair_proofs()
+    print(f"fastpath-vs-spec: {ratio:.1f}x  batch: {rate:.0f} Mstates/s  C-vs-batch: {c_vs_batch:.1f}x  batch-mem: {mem:.0f} MiB")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,44 @@
+"""The Hypothesis and CrossHair engines reproduce history and catch broken fast paths."""
+
+import pytest
+
+from wpdiff.diff.check import missing_history
+from wpdiff.diff.hypo import run_hypothesis, search
+from wpdiff.diff.report import Compared, Report, Verdict
+from wpdiff.diff.symbolic import check_faithfulness
+from wpdiff.diff.targets import Target, builtin
+from wpdiff.impl import wordfault
+from wpdiff.impl.mutants import MUTANTS
+from wpdiff.spec import ERAS
+from wpdiff.spec.history import FINDINGS
+
+
+def test_hypothesis_reproduces_the_history_table():
+    report = Report("test", list(ERAS))
+    run_hypothesis(report, list(ERAS), [builtin(e) for e in ERAS], "dev", seed=0, database=False)
+    assert missing_history(report, "hypothesis", list(ERAS)) == []
+    assert report.unexpected() == []
+    found = {(d.era, d.invariant) for d in report.divergences}
+    assert found == {(f.era, f.invariant) for f in FINDINGS}
+    assert not [d for d in report.divergences if d.compared is Compared.FAITHFULNESS]
+
+
+@pytest.mark.parametrize("mutant_id", ["v5.7/no-pte-same", "v5.18/no-free-swap", "v6.15/shared-bit-ignored"])
+def test_hypothesis_catches_broken_fast_paths(mutant_id):
+    m = MUTANTS[mutant_id]
+    target = Target(f"mutant:{m.id}", m.era, m.load(), False)
+    found, _ = search(m.era, [target], "dev", seed=0, soundness=False, database=False)
+    assert found and found[0].key.startswith("faithfulness")
+
+
+def test_crosshair_exhausts_the_v5_9_faithfulness_proof():
+    verdict, word, seconds, last = check_faithfulness(builtin("v5.9"), 300.0)
+    assert verdict is Verdict.EXHAUSTED, last
+    assert word is None
+
+
+def test_crosshair_finds_a_broken_fast_path():
+    m = MUTANTS["v5.9/count-flipped"]
+    verdict, word, _, last = check_faithfulness(Target(f"mutant:{m.id}", m.era, m.load(), False), 120.0)
+    assert verdict is Verdict.DIVERGENCE, last
+    assert m.load()(word) != wordfault.run("v5.9", word)  # the word CrossHair found does tell them apart
