@@ -150,9 +150,9 @@ MUTANTS: Dict[str, Mutant] = {
            "if free_swap_cache and PageSwapCache(w, pg):",
            "free_swap_cache() after a copy on a page others still map", "free-swap-while-mapped"),
         # --- v5.19, v6.2: PG_anon_exclusive and unshare
-        _m("v5.19", "v5_19", "        if bit(w, PG[ANON_EXCLUSIVE]):\n            return reuse(w, t)\n", "",
+        _m("v5.19", "v5_19", "    if bit(w, pg[ANON_EXCLUSIVE]):\n        return reuse(w, t)\n", "",
            "PG_anon_exclusive not looked at: exclusive pinned pages go through the count", "exclusive-ignored"),
-        _m("v5.19", "v5_19", "        w, t = set_anon_exclusive(w, t, PG)\n", "",
+        _m("v5.19", "v5_19", "    w, t = set_anon_exclusive(w, t, pg)\n", "",
            "a reused page is not marked exclusive", "no-set-exclusive"),
         _m("v5.19", "v5_19", "    if unshare(w):\n        return unshare_reuse(w, t)\n    return wp_page_reuse(w, t)",
            "    return wp_page_reuse(w, t)", "an unshare fault maps the page writable", "unshare-writes"),

@@ -44,6 +44,28 @@ def reuse(w: int, t: int) -> Result:
     return wp_page_reuse(w, t)
 
 
+def anon_page(w: int, t: int, pg: tuple) -> Result:
+    """The anonymous-page branch of do_wp_page() (5.19 - 6.6)."""
+    if bit(w, pg[ANON_EXCLUSIVE]):
+        return reuse(w, t)
+    if PageKsm(w) or page_count(w) > 3:
+        return wp_page_copy(w, t, pg, 1)
+    if not bit(w, pg[LRU]):
+        w, t = lru_add_drain(w, t, pg)
+    if page_count(w) > 1 + PageSwapCache(w, pg):
+        return wp_page_copy(w, t, pg, 1)
+    if bit(w, pg[LOCKED]):
+        return wp_page_copy(w, ev(t, E_TRYLOCK_FAIL), pg, 1)
+    t = ev(t, E_TRYLOCK_OK)
+    if PageSwapCache(w, pg):
+        w, t = try_to_free_swap(w, t, pg)
+    if PageKsm(w) or page_count(w) != 1:
+        return wp_page_copy(w, ev(t, E_UNLOCK_PAGE), pg, 1)
+    w, t = page_move_anon_rmap(w, t)
+    w, t = set_anon_exclusive(w, t, pg)
+    return reuse(w, ev(t, E_UNLOCK_PAGE))
+
+
 def do_wp_page(w: int) -> Result:
     t = 0
     if not unshare(w):
@@ -58,24 +80,7 @@ def do_wp_page(w: int) -> Result:
             return wp_pfn_shared(w, t)
         return wp_page_copy(w, t, PG, 1)
     if PageAnon(w):
-        if bit(w, PG[ANON_EXCLUSIVE]):
-            return reuse(w, t)
-        if PageKsm(w) or page_count(w) > 3:
-            return wp_page_copy(w, t, PG, 1)
-        if not bit(w, PG[LRU]):
-            w, t = lru_add_drain(w, t, PG)
-        if page_count(w) > 1 + PageSwapCache(w, PG):
-            return wp_page_copy(w, t, PG, 1)
-        if bit(w, PG[LOCKED]):
-            return wp_page_copy(w, ev(t, E_TRYLOCK_FAIL), PG, 1)
-        t = ev(t, E_TRYLOCK_OK)
-        if PageSwapCache(w, PG):
-            w, t = try_to_free_swap(w, t, PG)
-        if PageKsm(w) or page_count(w) != 1:
-            return wp_page_copy(w, ev(t, E_UNLOCK_PAGE), PG, 1)
-        w, t = page_move_anon_rmap(w, t)
-        w, t = set_anon_exclusive(w, t, PG)
-        return reuse(w, ev(t, E_UNLOCK_PAGE))
+        return anon_page(w, t, PG)
     if unshare(w):
         return nothing_to_unshare(w, t)
     if vma_shared(w):

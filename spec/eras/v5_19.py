@@ -47,6 +47,29 @@ def reuse(f: Fault) -> Outcome:
     return f.wp_page_reuse()
 
 
+def anon_page(f: Fault) -> Outcome:
+    """The anonymous-page branch of do_wp_page() (5.19 - 6.6)."""
+    if f.PageAnonExclusive():
+        return reuse(f)
+    if f.PageKsm() or f.page_count() > 3:
+        return copy(f)
+    if not f.PageLRU():
+        f.lru_add_drain()
+    if f.page_count() > 1 + f.PageSwapCache():
+        return copy(f)
+    if not f.trylock_page():
+        return copy(f)
+    if f.PageSwapCache():
+        f.try_to_free_swap()
+    if f.PageKsm() or f.page_count() != 1:
+        f.unlock_page()
+        return copy(f)
+    f.page_move_anon_rmap()
+    f.SetPageAnonExclusive()  # inside page_move_anon_rmap(): page lock + PTL
+    f.unlock_page()
+    return reuse(f)
+
+
 def do_wp_page(f: Fault) -> Outcome:
     if not f.unshare:
         if f.userfaultfd_pte_wp():
@@ -60,25 +83,7 @@ def do_wp_page(f: Fault) -> Outcome:
             return f.wp_pfn_shared()
         return copy(f)
     if f.PageAnon():
-        if f.PageAnonExclusive():
-            return reuse(f)
-        if f.PageKsm() or f.page_count() > 3:
-            return copy(f)
-        if not f.PageLRU():
-            f.lru_add_drain()
-        if f.page_count() > 1 + f.PageSwapCache():
-            return copy(f)
-        if not f.trylock_page():
-            return copy(f)
-        if f.PageSwapCache():
-            f.try_to_free_swap()
-        if f.PageKsm() or f.page_count() != 1:
-            f.unlock_page()
-            return copy(f)
-        f.page_move_anon_rmap()
-        f.SetPageAnonExclusive()  # inside page_move_anon_rmap(): page lock + PTL
-        f.unlock_page()
-        return reuse(f)
+        return anon_page(f)
     if f.unshare:
         return f.nothing_to_unshare()
     if f.vma_shared():

@@ -18,7 +18,7 @@ value; the decisions are those of 5.19.
 
 from ..kernel import Fault
 from ..outcome import Outcome
-from .v5_19 import copy, reuse
+from .v5_19 import anon_page, copy
 
 ID = "v6.2"
 RELEASES = "6.2 - 6.6"
@@ -38,23 +38,5 @@ def do_wp_page(f: Fault) -> Outcome:
             return f.wp_pfn_shared()
         return f.wp_page_shared()
     if page and f.PageAnon():
-        if f.PageAnonExclusive():
-            return reuse(f)
-        if f.PageKsm() or f.page_count() > 3:
-            return copy(f)
-        if not f.PageLRU():
-            f.lru_add_drain()
-        if f.page_count() > 1 + f.PageSwapCache():
-            return copy(f)
-        if not f.trylock_page():
-            return copy(f)
-        if f.PageSwapCache():
-            f.try_to_free_swap()
-        if f.PageKsm() or f.page_count() != 1:
-            f.unlock_page()
-            return copy(f)
-        f.page_move_anon_rmap()
-        f.SetPageAnonExclusive()
-        f.unlock_page()
-        return reuse(f)
+        return anon_page(f)  # as in 5.19
     return copy(f)
