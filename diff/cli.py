@@ -119,7 +119,7 @@ def cmd_eras() -> int:
     return 0
 
 
-def cmd_check(args: argparse.Namespace) -> int:
+def cmd_check(args: argparse.Namespace, argv: Sequence[str]) -> int:
     era_ids = _eras(args.era)
     if args.fastpath:
         if not args.base:
@@ -131,8 +131,7 @@ def cmd_check(args: argparse.Namespace) -> int:
             raise BadInput("--base is for --fastpath")
         targets = [builtin(e) for e in era_ids]
     engines = ENGINES if args.engine == "all" else (args.engine,)
-    report = Report(command=" ".join(["check"] + sys.argv[2:]) if sys.argv[1:2] == ["check"] else "check",
-                    eras=era_ids)
+    report = Report(command=" ".join(argv), eras=era_ids)
     missing: List[str] = []
     for engine in engines:
         if engine == "exhaustive":
@@ -213,12 +212,13 @@ def cmd_explain(args: argparse.Namespace) -> int:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = _parser().parse_args(argv)
     try:
         if args.command == "eras":
             return cmd_eras()
         if args.command == "check":
-            return cmd_check(args)
+            return cmd_check(args, argv)
         if args.command == "compare":
             return cmd_compare(args)
         if args.command == "replay":

@@ -13,7 +13,7 @@ from typing import Dict, List, Tuple
 
 from wpdiff.impl.concretize import concretize
 from wpdiff.impl.layout import describe
-from wpdiff.spec import ERAS, era as spec_era
+from wpdiff.spec import era as spec_era
 from wpdiff.spec.space import size
 
 from . import exhaustive
@@ -60,4 +60,4 @@ def compare(a: str, b: str, space: str = "small") -> List[Divergence]:
     return result
 
 
-__all__ = ["compare", "ERAS"]
+__all__ = ["compare"]

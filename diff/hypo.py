@@ -12,7 +12,7 @@ time, locally too.
 
 Profiles (``settings.get_profile("wpdiff-<name>")``): ``dev`` (1,000 examples
 per search), ``ci`` (3,000), ``thorough`` (20,000) and ``crosshair`` (the
-hypothesis-crosshair backend, 200).
+hypothesis-crosshair backend, 40).
 """
 
 import time

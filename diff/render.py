@@ -7,7 +7,6 @@ from typing import Dict, List
 from xml.etree import ElementTree as ET
 
 from wpdiff.spec import ERAS, INVARIANTS
-from wpdiff.spec.history import FINDINGS
 
 from .report import Compared, Divergence, Report
 
@@ -189,9 +188,3 @@ def write_atomically(path: str, content: str) -> None:
         f.write(content)
     os.replace(tmp, path)
 
-
-def history_table() -> Dict[str, List[str]]:
-    table: Dict[str, List[str]] = {e: [] for e in ERAS}
-    for f in FINDINGS:
-        table[f.era].append(f.invariant)
-    return table

@@ -186,7 +186,7 @@ def _replay_locks(events: Tuple[Event, ...]) -> Tuple[Tuple[str, ...], Tuple[str
         at = f"event {i + 1} ({e.value})"
         if e is Event.LOCK_PAGE and ptl:
             use.append(f"{at}: sleeps for the page lock with the PTL held")
-        if e in _TOUCH and not ptl and refs == 0 and e is not Event.GET:
+        if e in _TOUCH and not ptl and refs == 0:
             use.append(
                 f"{at}: touches the page after pte_unmap_unlock() without a reference of its own; "
                 "the page tables were the only reference, so a concurrent MADV_DONTNEED may already have freed it"
