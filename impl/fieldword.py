@@ -22,7 +22,7 @@ field raises, so nothing is computed silently wrong.
 2
 """
 
-from typing import Dict, Tuple
+from typing import Dict, List, Tuple
 
 from wpdiff.impl.layout import FIELDS
 
@@ -35,7 +35,12 @@ ATOMS: Tuple[Tuple[int, int], ...] = tuple(
         + [(f.shift, f.width) for f in FIELDS if f.name not in _BITWISE]
     )
 )
-_BY_SHIFT: Dict[int, int] = {shift: width for shift, width in ATOMS}
+# shift -> (index into the values, width).  The values are a tuple, not a
+# dict: under CrossHair a dict holding symbolic values becomes a Python-level
+# map whose every lookup is a linear scan (measured: three quarters of a
+# proof's time went there).
+_AT: Dict[int, Tuple[int, int]] = {shift: (i, width) for i, (shift, width) in enumerate(ATOMS)}
+_OWNER: Dict[int, int] = {bit: shift for shift, width in ATOMS for bit in range(shift, shift + width)}
 
 
 class FieldWordError(ValueError):
@@ -43,43 +48,40 @@ class FieldWordError(ValueError):
 
 
 class FieldWord:
-    def __init__(self, atoms: Dict[int, object]) -> None:
-        self.atoms = atoms  # shift -> value (int or symbolic int / bool)
+    def __init__(self, values: Tuple[object, ...]) -> None:
+        self.values = values  # one per atom, in ATOMS order: int or symbolic int / bool
 
     @classmethod
     def of(cls, word: int) -> "FieldWord":
-        return cls({shift: (word >> shift) & ((1 << width) - 1) for shift, width in ATOMS})
+        return cls(tuple((word >> shift) & ((1 << width) - 1) for shift, width in ATOMS))
 
     @classmethod
-    def from_fields(cls, **values: object) -> "FieldWord":
+    def from_fields(cls, **fields: object) -> "FieldWord":
         """From field values (see layout.FIELDS); the bitwise fields are split into bits."""
-        atoms: Dict[int, object] = {shift: 0 for shift, _ in ATOMS}
+        values: List[object] = [0] * len(ATOMS)
         for f in FIELDS:
-            if f.name not in values:
+            if f.name not in fields:
                 continue
-            value = values[f.name]
+            value = fields[f.name]
             if f.name in _BITWISE:
-                if isinstance(value, tuple):  # one value per bit
-                    for i, bit in enumerate(value):
-                        atoms[f.shift + i] = bit
-                else:
-                    for i in range(f.width):
-                        atoms[f.shift + i] = (value >> i) & 1
+                for i in range(f.width):
+                    # one value per bit, or an int split into bits
+                    values[_AT[f.shift + i][0]] = value[i] if isinstance(value, tuple) else (value >> i) & 1
             else:
-                atoms[f.shift] = value
-        return cls(atoms)
+                values[_AT[f.shift][0]] = value
+        return cls(tuple(values))
 
     def __int__(self) -> int:
-        return sum(int(v) << shift for shift, v in self.atoms.items())
+        return sum(int(v) << shift for (shift, _), v in zip(ATOMS, self.values))
 
     def _bits(self, bits: int, value: int) -> "FieldWord":
-        atoms = dict(self.atoms)
+        values = list(self.values)
         for shift in range(bits.bit_length()):
             if (bits >> shift) & 1:
-                if _BY_SHIFT.get(shift) != 1:
+                if shift not in _AT or _AT[shift][1] != 1:
                     raise FieldWordError(f"bit {shift} is not a one-bit field")
-                atoms[shift] = value
-        return FieldWord(atoms)
+                values[_AT[shift][0]] = value
+        return FieldWord(tuple(values))
 
     def __or__(self, bits: int) -> "FieldWord":
         """``w | BITS``: one-bit fields set."""
@@ -98,20 +100,22 @@ class FieldWord:
 
     def _place(self, delta: int, sign: int) -> "FieldWord":
         """Add sign * delta, a constant made of field-aligned parts."""
-        if not isinstance(delta, int) or isinstance(delta, bool) or type(delta) is not int:
+        if type(delta) is not int:
             raise FieldWordError(f"cannot add {delta!r} to a word: only constants shifted onto fields")
-        atoms = dict(self.atoms)
+        values = list(self.values)
         if delta < 0:
             delta, sign = -delta, -sign
         rest = delta
-        for shift, _ in reversed(ATOMS):
+        while rest:
+            # the atom holding the highest bit left takes the part from its shift up
+            shift = _OWNER.get(rest.bit_length() - 1)
+            if shift is None:
+                raise FieldWordError(f"{delta:#x} does not fall on field boundaries")
+            i = _AT[shift][0]
             part = rest >> shift
-            if part:
-                atoms[shift] = atoms[shift] + sign * part
-                rest -= part << shift
-        if rest:
-            raise FieldWordError(f"{delta:#x} does not fall on field boundaries")
-        return FieldWord(atoms)
+            values[i] = values[i] + sign * part
+            rest -= part << shift
+        return FieldWord(tuple(values))
 
     def __add__(self, delta: object) -> "FieldWord":
         return self._place(delta, 1)
@@ -121,8 +125,9 @@ class FieldWord:
 
     def __eq__(self, other: object) -> object:
         if isinstance(other, FieldWord):
-            # one symbolic condition, not one branch per field
-            return sum(self.atoms[shift] != other.atoms[shift] for shift in self.atoms) == 0
+            # one symbolic condition, not one branch per field; a value
+            # that went through both sides untouched is the same object
+            return sum(a != b for a, b in zip(self.values, other.values)) == 0
         return NotImplemented
 
     def __ne__(self, other: object) -> object:
@@ -142,17 +147,20 @@ class _Shifted:
         width = mask.bit_length()
         if mask != (1 << width) - 1:
             raise FieldWordError(f"mask {mask:#x} is not 2**n - 1")
-        atoms = self.word.atoms
-        if self.shift in atoms and _BY_SHIFT[self.shift] == width:
-            return atoms[self.shift]
-        if self.shift in atoms and _BY_SHIFT[self.shift] == 1:
+        if self.shift not in _AT:
+            raise FieldWordError(f"(w >> {self.shift}) & {mask:#x} is not a field")
+        i, atom_width = _AT[self.shift]
+        values = self.word.values
+        if atom_width == width:
+            return values[i]
+        if atom_width == 1:
             # several single-bit atoms read together (page->mapping & 3)
             value = 0
-            for i in range(width):
-                if _BY_SHIFT.get(self.shift + i) != 1:
+            for k in range(width):
+                if _AT.get(self.shift + k, (0, 0))[1] != 1:
                     raise FieldWordError(f"bits {self.shift}..{self.shift + width - 1} cross a field boundary")
-                value = value + atoms[self.shift + i] * (1 << i)
+                value = value + values[i + k] * (1 << k)
             return value
-        if self.shift in atoms and width < _BY_SHIFT[self.shift]:
-            return atoms[self.shift] % (1 << width)
+        if width < atom_width:
+            return values[i] % (1 << width)
         raise FieldWordError(f"(w >> {self.shift}) & {mask:#x} is not a field")
