@@ -16,7 +16,9 @@ Everything is measured side by side in one run on this machine:
    catch one;
 5. the Hypothesis engine's time to first find each historical finding,
    with no examples given and no database;
-6. the CrossHair faithfulness proofs: verdict and time per era.
+6. the CrossHair engine as ``wpdiff check --engine crosshair`` runs it:
+   each proof's and search's verdict and time, the history it reproduces,
+   and the whole job's time.
 
 The last line sums up:
 ``fastpath-vs-spec: N.Nx  batch: N Mstates/s  C-vs-batch: N.Nx  batch-mem: N MiB``.
@@ -34,7 +36,9 @@ import numpy as np
 
 from wpdiff.diff import exhaustive
 from wpdiff.diff.hypo import search, time_to_find
-from wpdiff.diff.symbolic import check_faithfulness
+from wpdiff.diff.check import missing_history
+from wpdiff.diff.report import Report
+from wpdiff.diff.symbolic import check_faithfulness, run_crosshair
 from wpdiff.diff.targets import Target, builtin
 from wpdiff.impl import batch
 from wpdiff.impl.concretize import concretize
@@ -162,15 +166,18 @@ def hypothesis_finds() -> None:
     print(f"   median {statistics.median(times):.2f} s")
 
 
-def crosshair_proofs() -> None:
-    print("6. CrossHair faithfulness proofs, default budget, all cores")
+def symbolic_job() -> None:
+    print("6. The CrossHair engine as `wpdiff check --engine crosshair` runs it: default budgets, all cores")
+    report = Report("bench", list(ERAS))
     start = time.perf_counter()
-    with ThreadPoolExecutor(CORES) as pool:
-        futures = {e: pool.submit(check_faithfulness, builtin(e), 120.0) for e in ERAS if e != "v5.8"}
-        for era_id, f in futures.items():
-            verdict, _, seconds, _ = f.result()
-            print(f"   {era_id:9s} {verdict.value:24s} {seconds:.0f} s" + ("  (v5.8 shares it)" if era_id == "v5.7" else ""))
-    print(f"   the whole job: {time.perf_counter() - start:.0f} s on {CORES} cores")
+    run_crosshair(report, list(ERAS), [builtin(e) for e in ERAS], jobs=CORES)
+    wall = time.perf_counter() - start
+    for run in report.runs:
+        print(f"   {run.engine:36s} {run.verdict.value:24s} {run.seconds:5.0f} s")
+    missing = missing_history(report, "crosshair", list(ERAS))
+    print(f"   history reproduced: {len(FINDINGS) - len(missing)}/{len(FINDINGS)}"
+          + (f" (not: {', '.join(missing)})" if missing else ""))
+    print(f"   the whole job: {wall:.0f} s on {CORES} cores")
 
 
 def main() -> None:
@@ -181,7 +188,7 @@ def main() -> None:
     engine_power(symbolic=not quick)
     hypothesis_finds()
     if not quick:
-        crosshair_proofs()
+        symbolic_job()
     print(f"fastpath-vs-spec: {ratio:.1f}x  batch: {rate:.0f} Mstates/s  C-vs-batch: {c_vs_batch:.1f}x  batch-mem: {mem:.0f} MiB")
 
 

@@ -5,9 +5,10 @@ import pytest
 from wpdiff.diff.check import missing_history
 from wpdiff.diff.hypo import run_hypothesis, search
 from wpdiff.diff.report import Compared, Report, Verdict
-from wpdiff.diff.symbolic import check_faithfulness
+from wpdiff.diff.symbolic import check_copy_lemma, check_faithfulness, lemma_eras
 from wpdiff.diff.targets import Target, builtin
 from wpdiff.impl import wordfault
+from wpdiff.impl.layout import PAGE_FLAGS
 from wpdiff.impl.mutants import MUTANTS
 from wpdiff.spec import ERAS
 from wpdiff.spec.history import FINDINGS
@@ -31,10 +32,24 @@ def test_hypothesis_catches_broken_fast_paths(mutant_id):
     assert found and found[0].key.startswith("faithfulness")
 
 
-def test_crosshair_exhausts_the_v5_9_faithfulness_proof():
-    verdict, word, seconds, last = check_faithfulness(builtin("v5.9"), 300.0)
+@pytest.mark.parametrize("era_id", ["v5.9", "v5.18"])
+def test_crosshair_exhausts_a_faithfulness_proof_up_to_the_copy(era_id):
+    verdict, word, seconds, last = check_faithfulness(builtin(era_id), 300.0)
     assert verdict is Verdict.EXHAUSTED, last
     assert word is None
+
+
+def test_crosshair_proves_the_copy_lemma():
+    verdict, seconds, last = check_copy_lemma("v6.15", 300.0)
+    assert verdict is Verdict.EXHAUSTED, last
+
+
+def test_one_copy_lemma_per_page_flag_numbering():
+    lemmas = lemma_eras(list(ERAS))
+    assert sorted(map(sorted, lemmas.values())) == sorted(
+        sorted(e for e in ERAS if PAGE_FLAGS[e] is flags) for flags in {PAGE_FLAGS[e] for e in ERAS}
+    )
+    assert len(lemmas) == 2  # the v5.10 numbering and the current one
 
 
 def test_crosshair_finds_a_broken_fast_path():
