@@ -41,31 +41,39 @@ ARGS = (
 PRE = "0 <= other_maps <= 2 and 0 <= place <= 3 and 0 <= uffd <= 2"
 
 
+# The holders, made once: built inside the search, each would cost CrossHair
+# a traced dataclass validation per path.
+_MAPS = (mapping(0), mapping(1), mapping(2))
+_OWN_SECOND_PAGE = mapping(0, 1)
+_FOREIGN_GET, _FOREIGN_GET_SHARED = get(3), get(3, taken_while_shared=True)
+_OWN_GET, _OWN_PIN = get(0), pin(0, longterm=True)
+_SWAP_CACHE, _SWAP_PTE = swap_cache(), swap_pte(4)
+_PLACE = ((), (lru_batch(),), (lru_batch(remote=True),), (isolation(),))
+_STABLE_NODE = ksm_stable_node()
+
+
 def build(other_maps: int, foreign_get: bool, taken_while_shared: bool, own_get: bool, own_pin: bool,
           swapcache: bool, swappte: bool, place: int, locked: bool, writeback: bool, anon_exclusive: bool,
           large: bool, own_extra: bool, unshare: bool, vm_write: bool, uffd: int, uffd_bit: bool, tlb: bool,
           pte_changes: bool, ksm: bool, stable: bool) -> Optional[FaultState]:
-    holders = [mapping(0)] + [mapping(mm) for mm in range(1, other_maps + 1)]
+    holders = list(_MAPS[: other_maps + 1])
     if large and own_extra:
-        holders.append(mapping(0, 1))
+        holders.append(_OWN_SECOND_PAGE)
     if foreign_get:
-        holders.append(get(3, taken_while_shared=taken_while_shared))
+        # branch here rather than pass the symbolic bool on: holders with
+        # concrete fields sort and validate without forking the search
+        holders.append(_FOREIGN_GET_SHARED if taken_while_shared else _FOREIGN_GET)
     if own_get:
-        holders.append(get(0))
+        holders.append(_OWN_GET)
     if own_pin:
-        holders.append(pin(0, longterm=True))
+        holders.append(_OWN_PIN)
     if swapcache:
-        holders.append(swap_cache())
+        holders.append(_SWAP_CACHE)
         if swappte:
-            holders.append(swap_pte(4))
-    if place == 1:
-        holders.append(lru_batch())
-    elif place == 2:
-        holders.append(lru_batch(remote=True))
-    elif place == 3:
-        holders.append(isolation())
+            holders.append(_SWAP_PTE)
+    holders.extend(_PLACE[place])
     if ksm and stable:
-        holders.append(ksm_stable_node())
+        holders.append(_STABLE_NODE)
     try:
         return FaultState(
             page=Page(

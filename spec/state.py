@@ -34,9 +34,11 @@ class StateError(ValueError):
     holds and what was expected."""
 
 
-def _require(ok: bool, where: str, message: str) -> None:
+def _require(ok: bool, where: str, message: str, **values: object) -> None:
+    """Raise StateError "where: message" unless `ok`; both are formatted with
+    `values` only then (states are built by the thousand under CrossHair)."""
     if not ok:
-        raise StateError(f"{where}: {message}")
+        raise StateError(f"{where.format(**values)}: {message.format(**values)}")
 
 
 class FaultKind(str, Enum):
@@ -99,29 +101,38 @@ class Holder(DataClassJsonMixin):
     remote: bool = False  # lru-batch: another CPU's batch, which lru_add_drain() cannot drain
 
     def __post_init__(self) -> None:
-        where = f"Holder({self.kind.value})"
+        where = "Holder({kind})"
+        kind = self.kind.value
         if self.kind in OWNED:
             _require(
                 isinstance(self.owner, int) and self.owner >= 0,
                 where + ".owner",
-                f"a {self.kind.value} belongs to an mm; expected an mm id >= 0, got {self.owner!r}",
+                "a {kind} belongs to an mm; expected an mm id >= 0, got {owner!r}",
+                kind=kind,
+                owner=self.owner,
             )
         else:
-            _require(self.owner is None, where + ".owner", f"a {self.kind.value} has no owning mm; got {self.owner!r}")
+            _require(self.owner is None, where + ".owner", "a {kind} has no owning mm; got {owner!r}",
+                     kind=kind, owner=self.owner)
         _require(
             self.kind is HolderKind.MAPPING or self.subpage == 0,
             where + ".subpage",
             "only a mapping names a subpage",
+            kind=kind,
         )
-        _require(self.subpage >= 0, where + ".subpage", f"expected >= 0, got {self.subpage}")
+        _require(self.subpage >= 0, where + ".subpage", "expected >= 0, got {subpage}", kind=kind,
+                 subpage=self.subpage)
         _require(
             self.kind in GUP or not (self.writable or self.taken_while_shared),
             where,
             "writable and taken_while_shared describe GUP references (get, pin) only",
+            kind=kind,
         )
-        _require(self.kind is HolderKind.PIN or not self.longterm, where + ".longterm", "only a pin is long-term")
+        _require(self.kind is HolderKind.PIN or not self.longterm, where + ".longterm", "only a pin is long-term",
+                 kind=kind)
         _require(
-            self.kind is HolderKind.LRU_BATCH or not self.remote, where + ".remote", "only an lru-batch sits on a CPU"
+            self.kind is HolderKind.LRU_BATCH or not self.remote, where + ".remote", "only an lru-batch sits on a CPU",
+            kind=kind,
         )
         # GUP with FOLL_WRITE on a COW mapping write-faults first, so a
         # writable reference always lands on a page the owner had exclusively.
@@ -130,6 +141,7 @@ class Holder(DataClassJsonMixin):
             where,
             "a writable GUP reference breaks COW before it is taken (FOLL_WRITE faults first), "
             "so it cannot be taken while the page is shared",
+            kind=kind,
         )
 
     def sort_key(self) -> Tuple[int, int, int, bool, bool, bool, bool]:
@@ -389,7 +401,8 @@ class FaultState(DataClassJsonMixin):
         _require(
             page.kind is PageKind.ZERO or mapping(self.mm) in page.holders,
             "FaultState.page.holders",
-            f"the faulting PTE maps the page: expected mapping(mm{self.mm}) among the holders",
+            "the faulting PTE maps the page: expected mapping(mm{mm}) among the holders",
+            mm=self.mm,
         )
         _require(not self.pte.write, "FaultState.pte.write", "do_wp_page() runs on a write-protected PTE")
         _require(
@@ -400,7 +413,8 @@ class FaultState(DataClassJsonMixin):
         _require(
             not (page.anon and vma.shared),
             "FaultState.vma.shared",
-            f"{page.kind.value} pages live in private mappings; a MAP_SHARED mapping holds file or shmem pages",
+            "{kind} pages live in private mappings; a MAP_SHARED mapping holds file or shmem pages",
+            kind=page.kind.value,
         )
         _require(
             not vma.shared or (vma.write and self.fault is FaultKind.WRITE),
