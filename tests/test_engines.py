@@ -5,12 +5,12 @@ import pytest
 from wpdiff.diff.check import missing_history
 from wpdiff.diff.hypo import run_hypothesis, search
 from wpdiff.diff.report import Compared, Report, Verdict
-from wpdiff.diff.symbolic import check_copy_lemma, check_faithfulness, lemma_eras
+from wpdiff.diff.symbolic import check_copy_lemma, check_faithfulness, lemma_eras, search_soundness
 from wpdiff.diff.targets import Target, builtin
 from wpdiff.impl import wordfault
 from wpdiff.impl.layout import PAGE_FLAGS
 from wpdiff.impl.mutants import MUTANTS
-from wpdiff.spec import ERAS
+from wpdiff.spec import ERAS, violations
 from wpdiff.spec.history import FINDINGS
 
 
@@ -42,6 +42,14 @@ def test_crosshair_exhausts_a_faithfulness_proof_up_to_the_copy(era_id):
 def test_crosshair_proves_the_copy_lemma():
     verdict, seconds, last = check_copy_lemma("v6.15", 300.0)
     assert verdict is Verdict.EXHAUSTED, last
+
+
+def test_crosshair_searches_an_era_model_for_broken_invariants():
+    found, _, _ = search_soundness("v5.7", 30.0)
+    history = {f.invariant for f in FINDINGS if f.era == "v5.7"}
+    assert found and {inv for inv, _, _ in found} <= history
+    for inv, state, _ in found:  # each state noted does break it, on plain values
+        assert inv in {v.invariant for v in violations(ERAS["v5.7"], state)}
 
 
 def test_one_copy_lemma_per_page_flag_numbering():
