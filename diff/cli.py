@@ -62,7 +62,7 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("--profile", choices=("dev", "ci", "thorough", "crosshair"), default="dev",
                        help="Hypothesis profile (default: dev)")
     check.add_argument("--budget", type=float, default=None, metavar="SECONDS",
-                       help="CrossHair: seconds per condition (default: 60)")
+                       help="CrossHair: seconds per proof, half of it per era's soundness search (default: 120)")
     check.add_argument("--seed", type=int, default=None, help="Hypothesis seed, for a reproducible run")
     check.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="worker processes (default: all cores)")
     check.add_argument("--fastpath", metavar="MODULE:FUNCTION", help="your fast path over the packed word")
@@ -121,6 +121,8 @@ def cmd_eras() -> int:
 
 def cmd_check(args: argparse.Namespace, argv: Sequence[str]) -> int:
     era_ids = _eras(args.era)
+    if args.budget is not None and not args.budget > 0:
+        raise BadInput(f"--budget: expected a number of seconds > 0, got {args.budget:g}")
     if args.fastpath:
         if not args.base:
             raise BadInput("--fastpath needs --base ERA: the era your fast path changes")

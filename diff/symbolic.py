@@ -39,10 +39,9 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 from wpdiff.spec.state import FaultState
 
-from wpdiff.impl import wordfault
 from wpdiff.impl.concretize import WitnessError, concretize, witness
 from wpdiff.impl.fieldword import FieldWord
-from wpdiff.impl.wordfault import WordFault
+from wpdiff.impl.wordfault import WordFault, run as run_model
 from wpdiff.impl.layout import FIELD, PAGE_FLAGS, TRACE_COUNT
 
 from wpdiff.spec import ERAS
@@ -51,8 +50,7 @@ from .check import faithfulness_divergence, soundness_divergence
 from .report import EngineRun, Report, Verdict
 from .targets import Target
 
-DEFAULT_BUDGET = 120.0  # seconds per faithfulness proof or copy lemma
-SOUNDNESS_BUDGET = 60.0  # seconds per era's soundness search
+DEFAULT_BUDGET = 120.0  # seconds per faithfulness proof or copy lemma; half of it per era's soundness search
 
 _FLAGS = ("locked", "dirty", "lru", "owner_priv_1", "writeback", "head", "swapbacked", "anon_exclusive")
 _COUNTERS = ("refcount", "mapcount", "large_mapcount", "order", "others_mapcount", "swapcount")
@@ -83,7 +81,7 @@ import importlib
 from wpdiff.diff.symbolic import _fields, cut_at_copy
 from wpdiff.impl.fastpath import FASTPATHS
 from wpdiff.impl.fieldword import FieldWord
-from wpdiff.impl.wordfault import WordFault
+from wpdiff.impl.wordfault import WordFault, run as run_model
 from wpdiff.spec import ERAS
 
 FAST = {fast}
@@ -184,7 +182,7 @@ from wpdiff.diff.symbolic import _fields
 from wpdiff.impl.fastpath.word import wp_page_copy
 from wpdiff.impl.fieldword import FieldWord
 from wpdiff.impl.layout import PAGE_FLAGS
-from wpdiff.impl.wordfault import WordFault
+from wpdiff.impl.wordfault import WordFault, run as run_model
 
 
 def copy_lemma({signature}, t: int, own_refs: int, page_locked: bool, new_exclusive: bool,
@@ -257,7 +255,7 @@ def check_faithfulness(target: Target, budget: float, cut: Optional[bool] = None
     if verdict is not Verdict.DIVERGENCE:
         return verdict, None, seconds, _last(out, code)
     word = _word(target.era, _FALSE.search(out).group(2))
-    if cut and target.fast(word) == wordfault.run(target.era, word):
+    if cut and target.fast(word) == run_model(target.era, word):
         # The two enter wp_page_copy() differently but end the same (the copy
         # overwrites what differed): only the whole functions can say.
         verdict, word, more, last = check_faithfulness(target, budget, cut=False)
@@ -371,7 +369,7 @@ def run_crosshair(
         # the longest first, so that no core idles at the end: the lemmas,
         # the searches, then the proofs from the latest era (the longest)
         lemma_runs = {first: pool.submit(check_copy_lemma, first, budget) for first in lemmas}
-        searches = {e: pool.submit(search_soundness, e, min(budget, SOUNDNESS_BUDGET)) for e in era_ids}
+        searches = {e: pool.submit(search_soundness, e, budget / 2) for e in era_ids}
         proofs = {group[0]: pool.submit(check_faithfulness, group[0], budget) for group in reversed(same.values())}
         proofs = dict(reversed(proofs.items()))
 

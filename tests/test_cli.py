@@ -58,6 +58,7 @@ def test_check_prints_the_table_and_nothing_unexpected():
     "args, message",
     [
         (["check", "--era", "v5.20"], "--era: unknown era 'v5.20'; expected one of v5.7"),
+        (["check", "--engine", "crosshair", "--budget", "-5"], "--budget: expected a number of seconds > 0, got -5"),
         (["check", "--fastpath", "nosuchmodule:f", "--base", "v6.15"], "cannot import nosuchmodule"),
         (["check", "--fastpath", "userpaths:missing", "--base", "v6.15"], "has no function 'missing'"),
         (["check", "--fastpath", "userpaths:raises", "--base", "v6.15"], "raised KeyError: 'no such field'"),
