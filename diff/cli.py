@@ -62,7 +62,7 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("--profile", choices=("dev", "ci", "thorough", "crosshair"), default="dev",
                        help="Hypothesis profile (default: dev)")
     check.add_argument("--budget", type=float, default=None, metavar="SECONDS",
-                       help="CrossHair: seconds per proof, half of it per era's soundness search (default: 120)")
+                       help="CrossHair: seconds per proof, a quarter of it per era's soundness search (default: 120)")
     check.add_argument("--seed", type=int, default=None, help="Hypothesis seed, for a reproducible run")
     check.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="worker processes (default: all cores)")
     check.add_argument("--fastpath", metavar="MODULE:FUNCTION", help="your fast path over the packed word")
