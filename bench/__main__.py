@@ -144,8 +144,8 @@ def engine_power(symbolic: bool) -> None:
         with ThreadPoolExecutor(CORES) as pool:
             futures = [pool.submit(check_faithfulness, mutant_target(m.id), 120.0) for m in MUTANTS.values()]
             for f in futures:
-                verdict, word, seconds, _ = f.result()
-                caught["crosshair"].append(seconds if word is not None else None)
+                proof = f.result()
+                caught["crosshair"].append(proof.seconds if proof.word is not None else None)
     for engine, times in caught.items():
         if not times:
             print(f"   {engine:10s} skipped (--quick)")

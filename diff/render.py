@@ -8,7 +8,7 @@ from xml.etree import ElementTree as ET
 
 from wpdiff.spec import ERAS, INVARIANTS
 
-from .report import Compared, Divergence, Report
+from .report import Compared, Divergence, Report, Verdict
 
 FORMATS = ("text", "json", "sarif", "junit")
 
@@ -87,7 +87,12 @@ def text(report: Report, missing: List[str]) -> str:
         out.append("")
     unexpected = report.unexpected()
     faithful = [d for d in report.divergences if d.compared is Compared.FAITHFULNESS]
-    if not faithful and report.runs:
+    # a proof that hit its budget found nothing, which is not agreement
+    unproved = [r for r in report.runs if r.verdict is Verdict.BUDGET and ":soundness:" not in r.engine]
+    if not faithful and unproved:
+        out.append(f"faithfulness: no fast path found to disagree with its era's model, but {len(unproved)} "
+                   "symbolic check(s) hit the budget without a verdict")
+    elif not faithful and report.runs:
         out.append("faithfulness: every fast path checked agrees with its era's model")
     for d in sorted(report.divergences, key=lambda d: (d.expected, list(ERAS).index(d.era), d.key)):
         out.append(divergence_text(d))

@@ -163,3 +163,15 @@ def test_compare_lists_classes_with_smallest_examples():
     assert run.returncode == 0
     assert "v5.9 and v5.18 decide differently on" in run.stdout
     assert "decides copy and v5.18 reuse" in run.stdout
+
+
+def test_a_proof_that_hit_its_budget_is_not_called_agreement():
+    from wpdiff.diff.render import text
+    from wpdiff.diff.report import EngineRun, Report, Verdict
+
+    report = Report("test", ["v5.9"])
+    report.runs.append(EngineRun("crosshair:builtin:v5.9", Verdict.EXHAUSTED, 0, 1.0))
+    assert "every fast path checked agrees" in text(report, [])
+    report.runs.append(EngineRun("crosshair:wp_page_copy:v5.10", Verdict.BUDGET, 0, 1.0))
+    assert "every fast path checked agrees" not in text(report, [])
+    assert "1 symbolic check(s) hit the budget without a verdict" in text(report, [])

@@ -14,6 +14,7 @@ from wpdiff.impl.layout import PAGE_FLAGS
 from wpdiff.impl.mutants import MUTANTS
 from wpdiff.spec import ERAS, violations
 from wpdiff.spec.history import FINDINGS
+from wpdiff.spec.space import size
 
 
 def test_hypothesis_reproduces_the_history_table():
@@ -36,9 +37,9 @@ def test_hypothesis_catches_broken_fast_paths(mutant_id):
 
 @pytest.mark.parametrize("era_id", ["v5.9", "v5.18"])
 def test_crosshair_exhausts_a_faithfulness_proof_up_to_the_copy(era_id):
-    verdict, word, seconds, last = check_faithfulness(builtin(era_id), 300.0)
-    assert verdict is Verdict.EXHAUSTED, last
-    assert word is None
+    proof = check_faithfulness(builtin(era_id), 300.0)
+    assert proof.verdict is Verdict.EXHAUSTED, proof.last
+    assert proof.cut and proof.word is None
 
 
 def test_crosshair_proves_the_copy_lemma():
@@ -51,8 +52,11 @@ def test_crosshair_search_finds_an_era_models_history():
     found, verdict, _ = search_soundness("v5.9-rc4", 30.0)
     assert {inv for inv, _, _ in found} == {f.invariant for f in FINDINGS if f.era == "v5.9-rc4"}
     assert verdict is Verdict.BUDGET  # a search ends on its budget, never on a proof
-    for inv, state, _ in found:  # each state noted does break it, on plain values
+    smallest = {f.invariant: f.example for f in FINDINGS if f.era == "v5.9-rc4"}
+    for inv, state, _ in found:  # each state noted does break it, on plain values, and is made small
+        assert ERAS["v5.9-rc4"].admits(state)
         assert inv in {v.invariant for v in violations(ERAS["v5.9-rc4"], state)}
+        assert size(state) <= size(smallest[inv])
 
 
 @settings(max_examples=1000, deadline=None)
@@ -71,6 +75,7 @@ def test_one_copy_lemma_per_page_flag_numbering():
 
 def test_crosshair_finds_a_broken_fast_path():
     m = MUTANTS["v5.9/count-flipped"]
-    verdict, word, _, last = check_faithfulness(Target(f"mutant:{m.id}", m.era, m.load(), False), 120.0)
-    assert verdict is Verdict.DIVERGENCE, last
-    assert m.load()(word) != wordfault.run("v5.9", word)  # the word CrossHair found does tell them apart
+    proof = check_faithfulness(Target(f"mutant:{m.id}", m.era, m.load(), False), 120.0)
+    assert proof.verdict is Verdict.DIVERGENCE, proof.last
+    assert not proof.cut  # a fast path from outside the package is proved whole
+    assert m.load()(proof.word) != wordfault.run("v5.9", proof.word)  # the word CrossHair found does tell them apart
