@@ -20,8 +20,9 @@ state on which the era breaks an invariant, noting the first state that
 breaks each one and going on, for the budget (30 s per era).  Its paths are
 the branches of building the state; the model and the invariants run on
 the realized state untraced, where tracing them would only cost time.
-Every noted state is checked again on plain values.  Absence of a finding
-within the budget is "budget hit, no verdict", never a proof.
+Every noted state is checked again on plain values, and made smaller
+there.  Absence of a finding within the budget is "budget hit, no
+verdict", never a proof.
 
 The contracts keep the word symbolic without a 63-bit integer: each field
 is a separate argument, and the word is an ``impl.fieldword.FieldWord``
