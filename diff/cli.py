@@ -12,7 +12,7 @@ from wpdiff.spec.history import FINDINGS
 from . import exhaustive
 from .check import missing_history, run_exhaustive
 from .render import FORMATS, divergence_text, render, write_atomically
-from .report import Report, Verdict
+from .report import Report
 from .targets import BadInput, builtin, load
 
 EXIT_CODES = """\
@@ -22,7 +22,8 @@ exit codes:
      broken that history does not record, or history not reproduced
   2  bad input or usage: unknown era, a fast path that cannot be imported,
      raises or returns garbage, a corrupt report file
-  3  a symbolic check hit its budget without a verdict
+  3  a symbolic proof hit its budget without a verdict (a soundness search
+     that finds nothing ends on its budget too: that is not counted)
 """
 ENGINES = ("exhaustive", "hypothesis", "crosshair")
 
@@ -151,7 +152,7 @@ def cmd_check(args: argparse.Namespace, argv: Sequence[str]) -> int:
     _emit(render(report, args.format, missing), args.output)
     if report.unexpected() or missing:
         return 1
-    if any(run.verdict is Verdict.BUDGET for run in report.runs):
+    if report.unproved():
         return 3
     return 0
 

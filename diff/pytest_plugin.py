@@ -50,7 +50,7 @@ def _run(config: pytest.Config, eras: List[str], fastpath: Optional[str], base: 
     anything is unexpected."""
     from .check import missing_history, run_exhaustive
     from .render import text
-    from .report import Report, Verdict
+    from .report import Report
     from .targets import builtin, load
 
     targets = [load(fastpath, base)] if fastpath else [builtin(e) for e in eras]
@@ -72,8 +72,7 @@ def _run(config: pytest.Config, eras: List[str], fastpath: Optional[str], base: 
         if not fastpath:
             missing += missing_history(report, name, eras)
     rendered = text(report, missing)
-    budget_hit = any(run.verdict is Verdict.BUDGET and run.engine.startswith("crosshair:") for run in report.runs)
-    if report.unexpected() or missing or budget_hit:
+    if report.unexpected() or missing or report.unproved():
         raise WpdiffFailure(rendered)
     return rendered
 

@@ -8,7 +8,7 @@ from xml.etree import ElementTree as ET
 
 from wpdiff.spec import ERAS, INVARIANTS
 
-from .report import Compared, Divergence, Report, Verdict
+from .report import Compared, Divergence, Report
 
 FORMATS = ("text", "json", "sarif", "junit")
 
@@ -88,7 +88,7 @@ def text(report: Report, missing: List[str]) -> str:
     unexpected = report.unexpected()
     faithful = [d for d in report.divergences if d.compared is Compared.FAITHFULNESS]
     # a proof that hit its budget found nothing, which is not agreement
-    unproved = [r for r in report.runs if r.verdict is Verdict.BUDGET and ":soundness:" not in r.engine]
+    unproved = report.unproved()
     if not faithful and unproved:
         out.append(f"faithfulness: no fast path found to disagree with its era's model, but {len(unproved)} "
                    "symbolic check(s) hit the budget without a verdict")

@@ -82,6 +82,9 @@ class EngineRun(DataClassJsonMixin):
     note: str = ""
 
 
+SEARCH_RUN = "crosshair:soundness:"  # the engine name of a CrossHair soundness search's run, before the era
+
+
 @dataclass
 class Report(DataClassJsonMixin):
     command: str
@@ -94,3 +97,9 @@ class Report(DataClassJsonMixin):
 
     def unexpected(self) -> List[Divergence]:
         return [d for d in self.divergences if not d.expected]
+
+    def unproved(self) -> List[EngineRun]:
+        """The symbolic proofs that hit their budget without a verdict.  A
+        soundness search that finds nothing always ends on its budget: its
+        run says so, but it is a search, not a proof left unfinished."""
+        return [r for r in self.runs if r.verdict is Verdict.BUDGET and not r.engine.startswith(SEARCH_RUN)]

@@ -51,7 +51,7 @@ from wpdiff.impl.layout import FIELD, PAGE_FLAGS, TRACE_COUNT
 from wpdiff.spec import ERAS
 
 from .check import faithfulness_divergence, soundness_divergence
-from .report import EngineRun, Report, Verdict
+from .report import SEARCH_RUN, EngineRun, Report, Verdict
 from .targets import Target
 
 DEFAULT_BUDGET = 120.0  # seconds per faithfulness proof or copy lemma; a quarter of it per era's soundness search
@@ -450,6 +450,6 @@ def run_crosshair(
                     soundness_divergence(era_id, inv, state, concretize(era_id, state), message, 1, "crosshair",
                                          f"model:{era_id}")
                 )
-            report.runs.append(EngineRun(f"crosshair:soundness:{era_id}", Verdict.DIVERGENCE if found else verdict,
+            report.runs.append(EngineRun(f"{SEARCH_RUN}{era_id}", Verdict.DIVERGENCE if found else verdict,
                                          0, round(seconds, 2), "no new finding within the budget is not a proof"
                                          if verdict is Verdict.BUDGET else ""))

@@ -32,7 +32,7 @@ def json_report(tmp_path_factory) -> Path:
 def test_help_documents_the_exit_codes():
     run = wpdiff("check", "--help")
     assert run.returncode == 0
-    for code in ("0  nothing unexpected", "1  a divergence found", "2  bad input", "3  a symbolic check"):
+    for code in ("0  nothing unexpected", "1  a divergence found", "2  bad input", "3  a symbolic proof"):
         assert code in run.stdout
 
 
@@ -171,7 +171,10 @@ def test_a_proof_that_hit_its_budget_is_not_called_agreement():
 
     report = Report("test", ["v5.9"])
     report.runs.append(EngineRun("crosshair:builtin:v5.9", Verdict.EXHAUSTED, 0, 1.0))
+    report.runs.append(EngineRun("crosshair:soundness:v6.15", Verdict.BUDGET, 0, 1.0))  # a search, not a proof
     assert "every fast path checked agrees" in text(report, [])
+    assert report.unproved() == []
     report.runs.append(EngineRun("crosshair:wp_page_copy:v5.10", Verdict.BUDGET, 0, 1.0))
     assert "every fast path checked agrees" not in text(report, [])
     assert "1 symbolic check(s) hit the budget without a verdict" in text(report, [])
+    assert [r.engine for r in report.unproved()] == ["crosshair:wp_page_copy:v5.10"]

@@ -1,5 +1,7 @@
 """The Hypothesis and CrossHair engines reproduce history and catch broken fast paths."""
 
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 from hypothesis import given, settings, strategies as st
 
@@ -7,7 +9,7 @@ from wpdiff.diff.check import missing_history
 from wpdiff.diff.hypo import run_hypothesis, search
 from wpdiff.diff.report import Compared, Report, Verdict
 from wpdiff.diff.shapes import ARGS, build
-from wpdiff.diff.symbolic import check_copy_lemma, check_faithfulness, lemma_eras, search_soundness
+from wpdiff.diff.symbolic import DEFAULT_BUDGET, check_copy_lemma, check_faithfulness, lemma_eras, search_soundness
 from wpdiff.diff.targets import Target, builtin
 from wpdiff.impl import wordfault
 from wpdiff.impl.layout import PAGE_FLAGS
@@ -47,16 +49,19 @@ def test_crosshair_proves_the_copy_lemma():
     assert verdict is Verdict.EXHAUSTED, last
 
 
-def test_crosshair_search_finds_an_era_models_history():
-    # v5.9-rc4 breaks the most invariants, v5.18's one needs a large folio
-    found, verdict, _ = search_soundness("v5.9-rc4", 30.0)
-    assert {inv for inv, _, _ in found} == {f.invariant for f in FINDINGS if f.era == "v5.9-rc4"}
-    assert verdict is Verdict.BUDGET  # a search ends on its budget, never on a proof
-    smallest = {f.invariant: f.example for f in FINDINGS if f.era == "v5.9-rc4"}
-    for inv, state, _ in found:  # each state noted does break it, on plain values, and is made small
-        assert ERAS["v5.9-rc4"].admits(state)
-        assert inv in {v.invariant for v in violations(ERAS["v5.9-rc4"], state)}
-        assert size(state) <= size(smallest[inv])
+def test_crosshair_search_reproduces_the_history_table():
+    # at the default search budget (a quarter of DEFAULT_BUDGET), two searches at a time as on 2 cores
+    with ThreadPoolExecutor(2) as pool:
+        searches = {e: pool.submit(search_soundness, e, DEFAULT_BUDGET / 4) for e in ERAS}
+    for era_id, future in searches.items():
+        found, verdict, _ = future.result()
+        smallest = {f.invariant: f.example for f in FINDINGS if f.era == era_id}
+        assert {inv for inv, _, _ in found} == set(smallest), era_id
+        assert verdict is Verdict.BUDGET  # a search ends on its budget, never on a proof
+        for inv, state, _ in found:  # each state noted does break it, on plain values, and is made small
+            assert ERAS[era_id].admits(state)
+            assert inv in {v.invariant for v in violations(ERAS[era_id], state)}
+            assert size(state) <= size(smallest[inv]), (era_id, inv)
 
 
 @settings(max_examples=1000, deadline=None)
