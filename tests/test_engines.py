@@ -16,7 +16,6 @@ from wpdiff.impl.layout import PAGE_FLAGS
 from wpdiff.impl.mutants import MUTANTS
 from wpdiff.spec import ERAS, violations
 from wpdiff.spec.history import FINDINGS
-from wpdiff.spec.space import size
 
 
 def test_hypothesis_reproduces_the_history_table():
@@ -58,10 +57,9 @@ def test_crosshair_search_reproduces_the_history_table():
         smallest = {f.invariant: f.example for f in FINDINGS if f.era == era_id}
         assert {inv for inv, _, _ in found} == set(smallest), era_id
         assert verdict is Verdict.BUDGET  # a search ends on its budget, never on a proof
-        for inv, state, _ in found:  # each state noted does break it, on plain values, and is made small
+        for inv, state, _ in found:  # each state noted does break it, on plain values
             assert ERAS[era_id].admits(state)
             assert inv in {v.invariant for v in violations(ERAS[era_id], state)}
-            assert size(state) <= size(smallest[inv]), (era_id, inv)
 
 
 @settings(max_examples=1000, deadline=None)
