@@ -37,7 +37,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--wpdiff-engine", choices=ENGINES, default="exhaustive", help="engine (default: exhaustive)")
     group.addoption("--wpdiff-space", default="small", help="exhaustive space: small, full or visible")
     group.addoption("--wpdiff-profile", default="dev", help="Hypothesis profile: dev, ci, thorough, crosshair")
-    group.addoption("--wpdiff-budget", type=float, default=None, help="CrossHair seconds per proof, a quarter of it per era's soundness search (default: 120)")
+    group.addoption("--wpdiff-budget", type=float, default=None,
+                    help="CrossHair seconds per proof, a quarter of it per era's soundness search (default: 120)")
     group.addoption("--wpdiff-jobs", type=int, default=os.cpu_count() or 1, help="worker processes")
 
 

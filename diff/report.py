@@ -77,7 +77,7 @@ class Divergence(DataClassJsonMixin):
 class EngineRun(DataClassJsonMixin):
     engine: str
     verdict: Verdict
-    checked: int  # states (exhaustive, Hypothesis) or paths (CrossHair)
+    checked: int  # states (exhaustive, Hypothesis) or paths (CrossHair's searches; its proofs do not count: 0)
     seconds: float
     note: str = ""
 

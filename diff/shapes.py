@@ -15,10 +15,11 @@ holds) is read only where it applies, so the search never builds a state
 that cannot exist.  Two arguments gate the rest: ``holders_besides_maps``
 the references other than mappings, ``unusual_fault`` the fault fronts.
 CrossHair's path search takes a branch's True side one time in four unless
-its coverage heuristic leans the other way, so without the gates a state
-with few holders on a plain write fault -- where most of the history is --
-would be rare among its paths; with them it is common.  A state with a
-gate open and nothing behind it is the only one built twice.
+its coverage heuristic leans the other way (``CoveragePathingOracle`` in
+crosshair/pathing_oracle.py), so without the gates a state with few holders
+on a plain write fault -- where most of the history is -- would be rare
+among its paths; with them it is common.  The price: a gate open with
+nothing behind it builds a state again.
 """
 
 import inspect

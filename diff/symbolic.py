@@ -48,13 +48,15 @@ from wpdiff.impl.fieldword import FieldWord
 from wpdiff.impl.wordfault import WordFault, run as run_model
 from wpdiff.impl.layout import FIELD, PAGE_FLAGS, TRACE_COUNT
 
-from wpdiff.spec import ERAS
+from wpdiff.spec import ERAS, Era, violations
 
 from .check import faithfulness_divergence, soundness_divergence
 from .report import SEARCH_RUN, EngineRun, Report, Verdict
+from .shapes import ARGS, build
 from .targets import Target
 
-DEFAULT_BUDGET = 120.0  # seconds per faithfulness proof or copy lemma; a quarter of it per era's soundness search
+DEFAULT_BUDGET = 120.0  # seconds per faithfulness proof or copy lemma
+SEARCH_SHARE = 0.25  # of the budget, per era's soundness search: a search has no verdict to reach
 
 _FLAGS = ("locked", "dirty", "lru", "owner_priv_1", "writeback", "head", "swapbacked", "anon_exclusive")
 _COUNTERS = ("refcount", "mapcount", "large_mapcount", "order", "others_mapcount", "swapcount")
@@ -288,13 +290,15 @@ from wpdiff.diff.shapes import build
 from wpdiff.spec import ERAS, violations
 
 ERA = ERAS["{era}"]
-FOUND = {{}}  # invariant -> the arguments of the first state found to break it
+PATHS = [0]
+FOUND = {{}}  # invariant -> (the path it was first found on, the arguments of that state)
 
 
 @atexit.register
 def _report():
-    for invariant, args in FOUND.items():
-        print("wpdiff-found", invariant, repr(args))
+    print("wpdiff-paths", PATHS[0])
+    for invariant, (path, args) in FOUND.items():
+        print("wpdiff-found", invariant, path, repr(args))
 
 
 def sound({args}) -> bool:
@@ -304,15 +308,17 @@ def sound({args}) -> bool:
     # CrossHair's paths are the branches of building the state.  Once it is
     # realized, every value the model reads is concrete: running the model
     # and the invariants untraced is the same path at native speed.
+    PATHS[0] += 1
     state = deep_realize(build({names}))
     with NoTracing():
         broken = [v.invariant for v in violations(ERA, state) if v.invariant not in FOUND] if ERA.admits(state) else []
     if broken:
         args = deep_realize(({names},))
-        FOUND.update((invariant, args) for invariant in broken)
+        FOUND.update((invariant, (PATHS[0], args)) for invariant in broken)
     return True
 '''
-_FOUND = re.compile(r"^wpdiff-found (\S+) \((.*)\)$", re.M)
+_FOUND = re.compile(r"^wpdiff-found (\S+) (\d+) \((.*)\)$", re.M)
+_PATHS = re.compile(r"^wpdiff-paths (\d+)$", re.M)
 
 
 def _crosshair(source: str, function: str, budget: float) -> Tuple[str, float, int]:
@@ -331,51 +337,78 @@ def _crosshair(source: str, function: str, budget: float) -> Tuple[str, float, i
         return (run.stdout + run.stderr).strip(), time.perf_counter() - start, run.returncode
 
 
-def search_soundness(era_id: str, budget: float) -> Tuple[List[Tuple[str, FaultState, str]], Verdict, float]:
+@dataclass(frozen=True)
+class Found:
+    """An invariant the soundness search found broken: a state that breaks
+    it (made smaller), the message, and the search path it was first found on."""
+
+    invariant: str
+    state: FaultState
+    message: str
+    path: int
+
+
+@dataclass(frozen=True)
+class Search:
+    """A soundness search's result: what it found, CrossHair's verdict,
+    seconds, and how many paths it explored."""
+
+    found: List[Found]
+    verdict: Verdict
+    seconds: float
+    paths: int
+
+
+def _breaks(era: Era, invariant: str, values: Sequence[bool]) -> Optional[str]:
+    """The message of `invariant` broken on the shape's state for `values`,
+    if the era admits that state and breaks it there."""
+    state = build(*values)
+    if not era.admits(state):
+        return None
+    return next((v.message for v in violations(era, state) if v.invariant == invariant), None)
+
+
+def _smaller(era: Era, invariant: str, values: List[bool]) -> Tuple[List[bool], Optional[str]]:
+    """`values` with arguments turned off one at a time while the state
+    still breaks `invariant`, until none can be: a local minimum, not always
+    the smallest state (v5.7's flush-before-copy can stop at a swapped-in
+    page another mm's swap PTE shares, where history's example is two
+    mappings).  Returns the values and the message, None if the state given
+    does not break the invariant."""
+    message = _breaks(era, invariant, values)
+    shrunk = message is not None
+    while shrunk:
+        shrunk = False
+        for i in (i for i, on in enumerate(values) if on):
+            smaller = values[:i] + [False] + values[i + 1:]
+            smaller_message = _breaks(era, invariant, smaller)
+            if smaller_message is not None:
+                values, message, shrunk = smaller, smaller_message, True
+    return values, message
+
+
+def search_soundness(era_id: str, budget: float) -> Search:
     """CrossHair searching one era's model for broken invariants, for
-    `budget` seconds: (each invariant found broken, with a state that
-    breaks it and the message, the verdict, seconds).
+    `budget` seconds.
 
     The contract never fails: it notes the first state that breaks each
     invariant and goes on, so one run finds them all instead of one run per
     finding, each starting over.  Every state noted is rebuilt and checked
-    again here, on plain values, and made smaller: an argument at a time
-    turned off while the era admits the state and it still breaks the
-    invariant, until none can be.  That is a local minimum, not always the
-    smallest state (v5.7's flush-before-copy can stop at a swapped-in page
-    another mm's swap PTE shares, where history's example is two mappings)."""
-    from wpdiff.spec import violations
-    from wpdiff.spec.eras import era as spec_era
-
-    from .shapes import ARGS, build
-
-    era = spec_era(era_id)
+    again here, on plain values, and made smaller (``_smaller``)."""
+    era = ERAS[era_id]
     args = ", ".join(f"{name}: bool" for name in ARGS)
     out, seconds, code = _crosshair(_SOUNDNESS.format(era=era_id, args=args, names=", ".join(ARGS)), "sound", budget)
     verdict = _verdict(out, code, f"the {era_id} soundness search")
-
-    def breaks(invariant: str, values: List[bool]) -> Optional[str]:
-        state = build(*values)
-        if era.admits(state):
-            return next((v.message for v in violations(era, state) if v.invariant == invariant), None)
-        return None
-
-    found: List[Tuple[str, FaultState, str]] = []
-    for invariant, call in _FOUND.findall(out):
-        values = [v.strip() == "True" for v in call.split(",")]
-        message = breaks(invariant, values)
+    paths = _PATHS.search(out)
+    if paths is None:
+        raise RuntimeError(f"the {era_id} soundness search did not say how many paths it explored: {out[-2000:]}")
+    found: List[Found] = []
+    for invariant, path, call in _FOUND.findall(out):
+        values, message = _smaller(era, invariant, [v.strip() == "True" for v in call.split(",")])
         if message is None:
             raise RuntimeError(f"the {era_id} soundness search noted ({call}) as breaking {invariant}, but it does not")
-        shrunk = True
-        while shrunk:  # until no single argument can be turned off
-            shrunk = False
-            for i in range(len(values)):
-                smaller = values[:i] + [False] + values[i + 1:]
-                smaller_message = breaks(invariant, smaller) if values[i] else None
-                if smaller_message is not None:
-                    values, message, shrunk = smaller, smaller_message, True
-        found.append((invariant, build(*values), message))
-    return found, verdict, seconds
+        found.append(Found(invariant, build(*values), message, int(path)))
+    return Search(found, verdict, seconds, int(paths.group(1)))
 
 
 def run_crosshair(
@@ -389,6 +422,7 @@ def run_crosshair(
     """Faithfulness proofs (with the copy lemmas the built-in ones rely on)
     and soundness searches, all in one pool of `jobs` CrossHair processes."""
     budget = budget or DEFAULT_BUDGET
+    search_budget = budget * SEARCH_SHARE
     # Eras that share both their fast path and their model (v5.8 and v5.7)
     # share one proof.
     same: Dict[tuple, List[Target]] = {}
@@ -408,7 +442,7 @@ def run_crosshair(
         # the longest first, so that no core idles at the end: the lemmas,
         # the searches, then the proofs from the latest era (the longest)
         lemma_runs = {first: pool.submit(check_copy_lemma, first, budget) for first in lemmas}
-        searches = {e: pool.submit(search_soundness, e, budget / 4) for e in era_ids}
+        searches = {e: pool.submit(search_soundness, e, search_budget) for e in era_ids}
         proofs = {group[0]: pool.submit(check_faithfulness, group[0], budget) for group in reversed(same.values())}
         proofs = dict(reversed(proofs.items()))
 
@@ -447,14 +481,18 @@ def run_crosshair(
         # Soundness: CrossHair searches each era model for broken invariants.
         table = report.table.setdefault("crosshair", {})
         for era_id, future in searches.items():
-            found, verdict, seconds = future.result()
+            search = future.result()
             tick()
-            table[era_id] = {inv: 1 for inv, _, _ in found}
-            for inv, state, message in found:
+            table[era_id] = {f.invariant: 1 for f in search.found}
+            for f in search.found:
                 report.divergences.append(
-                    soundness_divergence(era_id, inv, state, concretize(era_id, state), message, 1, "crosshair",
-                                         f"model:{era_id}")
+                    soundness_divergence(era_id, f.invariant, f.state, concretize(era_id, f.state), f.message, 1,
+                                         "crosshair", f"model:{era_id}")
                 )
-            report.runs.append(EngineRun(f"{SEARCH_RUN}{era_id}", Verdict.DIVERGENCE if found else verdict,
-                                         0, round(seconds, 2), "no new finding within the budget is not a proof"
-                                         if verdict is Verdict.BUDGET else ""))
+            note = f"{search_budget:g} s budget"
+            if search.found:
+                note += "; first found: " + ", ".join(f"{f.invariant} at path {f.path}" for f in search.found)
+            if search.verdict is Verdict.BUDGET:
+                note += "; no new finding within the budget is not a proof"
+            report.runs.append(EngineRun(f"{SEARCH_RUN}{era_id}", Verdict.DIVERGENCE if search.found else search.verdict,
+                                         search.paths, round(search.seconds, 2), note))

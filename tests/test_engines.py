@@ -9,7 +9,14 @@ from wpdiff.diff.check import missing_history
 from wpdiff.diff.hypo import run_hypothesis, search
 from wpdiff.diff.report import Compared, Report, Verdict
 from wpdiff.diff.shapes import ARGS, build
-from wpdiff.diff.symbolic import DEFAULT_BUDGET, check_copy_lemma, check_faithfulness, lemma_eras, search_soundness
+from wpdiff.diff.symbolic import (
+    DEFAULT_BUDGET,
+    SEARCH_SHARE,
+    check_copy_lemma,
+    check_faithfulness,
+    lemma_eras,
+    search_soundness,
+)
 from wpdiff.diff.targets import Target, builtin
 from wpdiff.impl import wordfault
 from wpdiff.impl.layout import PAGE_FLAGS
@@ -49,17 +56,17 @@ def test_crosshair_proves_the_copy_lemma():
 
 
 def test_crosshair_search_reproduces_the_history_table():
-    # at the default search budget (a quarter of DEFAULT_BUDGET), two searches at a time as on 2 cores
+    # at the default search budget, two searches at a time as on 2 cores
     with ThreadPoolExecutor(2) as pool:
-        searches = {e: pool.submit(search_soundness, e, DEFAULT_BUDGET / 4) for e in ERAS}
+        searches = {e: pool.submit(search_soundness, e, DEFAULT_BUDGET * SEARCH_SHARE) for e in ERAS}
     for era_id, future in searches.items():
-        found, verdict, _ = future.result()
-        smallest = {f.invariant: f.example for f in FINDINGS if f.era == era_id}
-        assert {inv for inv, _, _ in found} == set(smallest), era_id
-        assert verdict is Verdict.BUDGET  # a search ends on its budget, never on a proof
-        for inv, state, _ in found:  # each state noted does break it, on plain values
-            assert ERAS[era_id].admits(state)
-            assert inv in {v.invariant for v in violations(ERAS[era_id], state)}
+        search = future.result()
+        assert {f.invariant for f in search.found} == {f.invariant for f in FINDINGS if f.era == era_id}, era_id
+        assert search.verdict is Verdict.BUDGET  # a search ends on its budget, never on a proof
+        for f in search.found:  # each state noted does break it, on plain values
+            assert ERAS[era_id].admits(f.state)
+            assert f.invariant in {v.invariant for v in violations(ERAS[era_id], f.state)}
+            assert 1 <= f.path <= search.paths
 
 
 @settings(max_examples=1000, deadline=None)
