@@ -8,7 +8,7 @@ all the words at once through the batch path and are compared with the
 expected results, word for word.
 
 Three spaces: ``small`` (the default: ``wpdiff.spec.space`` with one GUP
-reference per page, 18,830 states), ``full`` (the same with two, 63,182
+reference per page, 18,987 states), ``full`` (the same with two, 63,339
 states) and ``visible`` (``wpdiff.impl.visible``: every combination of what
 the kernel sees, 155,172 states).  The first two vary who holds the page,
 which the invariants need; the third varies the counters and flags, which

@@ -11,6 +11,8 @@ import json
 from dataclasses import dataclass
 from typing import List, Tuple
 
+from dataclasses_json.undefined import UndefinedParameterError
+
 from wpdiff.impl import wordfault
 from wpdiff.impl.concretize import concretize, concretize_outcome
 from wpdiff.spec import ERAS, INVARIANTS, StateError
@@ -49,6 +51,8 @@ def read(path: str) -> List[Divergence]:
             return [Divergence.from_dict(data)]
     except StateError as e:
         raise BadInput(f"{path}: a saved state cannot exist: {e}") from None
+    except UndefinedParameterError as e:  # a key that no field has
+        raise BadInput(f"{path}: not a wpdiff report or divergence: {e}") from None
     except (KeyError, ValueError, TypeError, AttributeError) as e:
         raise BadInput(f"{path}: not a wpdiff report or divergence: {type(e).__name__}: {e}") from None
     raise BadInput(f"{path}: not a wpdiff report or divergence: it has neither 'divergences' nor 'compared'")

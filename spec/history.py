@@ -15,7 +15,7 @@ as a divergence.
 from dataclasses import dataclass
 from typing import Tuple
 
-from .state import FaultState, Page, UffdWp, Vma, get, lru_batch, mapping, pin, swap_cache
+from .state import FaultState, Page, PageKind, UffdWp, Vma, get, lru_batch, mapping, pin, swap_cache
 
 # mm1 vmsplice()d its own page into a pipe, fork()ed mm0 and unmapped the
 # page; mm0 (the child) now writes.  The CVE itself -- the child's reference
@@ -33,14 +33,10 @@ FRESH_IN_LRU_BATCH = FaultState(page=Page(holders=(mapping(0), lru_batch())))
 SWAPPED_IN = FaultState(page=Page(holders=(mapping(0), swap_cache())))
 # A 4-page folio of which mm0 maps two pages, nothing else holds it.
 LARGE_OWN_FOLIO = FaultState(page=Page(nr_pages=4, holders=(mapping(0, 0), mapping(0, 1))))
-# A uffd-wp VMA whose deferred TLB flush is still pending, and a page that
-# the era copies: shared after fork() (v5.7 sleeps for a locked page and
-# reuses it), or -- smaller, from 5.9 -- locked by someone else.
+# A uffd-wp VMA whose deferred TLB flush is still pending, and a page every
+# era copies: a stale KSM page, whose stable node is gone.
 UFFD_WP_PENDING_FLUSH = FaultState(
-    page=Page(holders=(mapping(0), mapping(1))), vma=Vma(uffd_wp=UffdWp.SYNC), tlb_flush_pending=True
-)
-UFFD_WP_PENDING_FLUSH_LOCKED = FaultState(
-    page=Page(holders=(mapping(0),), locked=True), vma=Vma(uffd_wp=UffdWp.SYNC), tlb_flush_pending=True
+    page=Page(kind=PageKind.KSM, holders=(mapping(0),)), vma=Vma(uffd_wp=UffdWp.SYNC), tlb_flush_pending=True
 )
 
 
@@ -88,15 +84,9 @@ FINDINGS: Tuple[Finding, ...] = (
         "every mapped page of a large folio holds a reference, so page_count() != 1 (fixed in 6.15)",
     ),
     *_each(
-        ("v5.7", "v5.8"),
+        ("v5.7", "v5.8", "v5.9-rc4", "v5.9"),
         "flush-before-copy",
         UFFD_WP_PENDING_FLUSH,
-        "no flush of the deferred uffd-wp TLB flush before copying (6ce64428d620, 5.12)",
-    ),
-    *_each(
-        ("v5.9-rc4", "v5.9"),
-        "flush-before-copy",
-        UFFD_WP_PENDING_FLUSH_LOCKED,
         "no flush of the deferred uffd-wp TLB flush before copying (6ce64428d620, 5.12)",
     ),
 )

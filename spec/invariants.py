@@ -91,7 +91,10 @@ def _no_missed_cow(s: FaultState, out: Outcome) -> Optional[str]:
 
 def _unshare_read_only(s: FaultState, out: Outcome) -> Optional[str]:
     if s.fault is FaultKind.UNSHARE and out.pte.write:
-        return f"an unshare fault left a writable PTE ({out.decision.value})"
+        return (
+            f"an unshare fault ended in {out.decision.value} with a writable PTE "
+            f"({s.page.kind.value} page, {_seen(s)}, VM_WRITE {int(s.vma.write)})"
+        )
     return None
 
 
@@ -109,7 +112,10 @@ def _exclusive_consistent(s: FaultState, out: Outcome) -> Optional[str]:
 
 def _write_needs_vm_write(s: FaultState, out: Outcome) -> Optional[str]:
     if out.pte.write and not s.vma.write:
-        return "the PTE is writable although the VMA lacks VM_WRITE (a FOLL_FORCE write must get a read-only, dirty PTE)"
+        return (
+            f"{out.decision.value} ({s.page.kind.value} page) left the PTE writable although the VMA lacks "
+            "VM_WRITE (a FOLL_FORCE write must get a read-only, dirty PTE)"
+        )
     return None
 
 
@@ -118,7 +124,11 @@ def _writable_anon_is_exclusive(s: FaultState, out: Outcome) -> Optional[str]:
         return None
     page = out.new_page if out.decision is Decision.COPY else out.page
     if page is not None and page.anon and not page.anon_exclusive:
-        return f"a writable PTE maps an anonymous page that is not PG_anon_exclusive ({out.decision.value})"
+        which = "the new page" if page is out.new_page else "the page"
+        return (
+            f"after {out.decision.value} a writable PTE maps {which} ({page.kind.value} page) without "
+            f"PG_anon_exclusive (refcount {refcount(page)}, mapcount {mapcount(page)})"
+        )
     return None
 
 
@@ -148,11 +158,13 @@ def _flush_before_copy(s: FaultState, out: Outcome) -> Optional[str]:
     ):
         return None
     events = out.events
-    if Event.TLB_FLUSH in events and events.index(Event.TLB_FLUSH) < events.index(Event.NEW_PAGE):
+    copied_at = events.index(Event.NEW_PAGE)
+    if Event.TLB_FLUSH in events and events.index(Event.TLB_FLUSH) < copied_at:
         return None
     return (
-        "copied with a uffd-wp TLB flush still pending: a stale writable TLB entry can write to the old page "
-        "after it was copied, and the write is lost"
+        f"event {copied_at + 1} ({Event.NEW_PAGE.value}) copies the {s.page.kind.value} page in a uffd-wp "
+        f"({s.vma.uffd_wp.value}) VMA with a TLB flush still pending and no {Event.TLB_FLUSH.value} before it: "
+        "a stale writable TLB entry can write to the old page after it was copied, and the write is lost"
     )
 
 
@@ -399,7 +411,8 @@ INVARIANTS: Dict[str, Invariant] = {
             "flagged maybe-shared), is reused",
             Severity.PERFORMANCE,
             "from 5.9 the page count of a PTE-mapped large folio counts every mapped page, so it is copied; 6.10 "
-            "stops reusing large folios at all; 6.15 reuses when mapcount equals refcount",
+            "stops reusing large folios at all; 6.15 reuses when mapcount equals refcount.  A folio still flagged "
+            "maybe-shared is exempt: the flag is all 6.15 knows of another mm's past mapping",
             _reuse_large_when_exclusive,
             fixed_by="1da190f4d0a6",
         ),

@@ -207,6 +207,7 @@ def front_pages() -> List[Page]:
         Page(holders=(mapping(SELF), mapping(1))),
         Page(holders=(mapping(SELF),), locked=True),
         Page(kind=PageKind.KSM, holders=(mapping(SELF), ksm_stable_node())),
+        Page(kind=PageKind.KSM, holders=(mapping(SELF),)),  # stale: its stable node is gone
         Page(kind=PageKind.FILE, holders=(mapping(SELF), page_cache())),
         Page(kind=PageKind.FILE, holders=(mapping(SELF), mapping(1), page_cache())),
         Page(nr_pages=LARGE, holders=(mapping(SELF, 0), mapping(SELF, 1))),

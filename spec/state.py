@@ -21,12 +21,12 @@ Traceback (most recent call last):
 wpdiff.spec.state.StateError: Page.anon_exclusive: PG_anon_exclusive is only defined on anonymous, non-KSM pages (PageAnonExclusive() BUGs otherwise), but kind is 'ksm'; use kind=anon or anon_exclusive=False
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from enum import Enum
 from functools import lru_cache
 from typing import Iterable, Optional, Tuple
 
-from dataclasses_json import DataClassJsonMixin
+from dataclasses_json import DataClassJsonMixin, Undefined, config
 
 
 class StateError(ValueError):
@@ -39,6 +39,42 @@ def _require(ok: bool, where: str, message: str, **values: object) -> None:
     `values` only then (states are built by the thousand under CrossHair)."""
     if not ok:
         raise StateError(f"{where.format(**values)}: {message.format(**values)}")
+
+
+# A saved state with a key no field has (a "refcount" or "mapcount" written
+# by hand, say) is refused rather than silently dropped: the counters are
+# derived from the holders, never given.
+STRICT_JSON = config(undefined=Undefined.RAISE)["dataclasses_json"]
+
+
+def _is_enum(t: object) -> bool:
+    return isinstance(t, type) and issubclass(t, Enum)
+
+
+@lru_cache(maxsize=None)
+def _typed_fields(cls: type) -> Tuple[Tuple[str, type], ...]:
+    """The fields of `cls` that hold a bool, an int, an Enum or a state class."""
+    return tuple(
+        (f.name, f.type)
+        for f in fields(cls)
+        if isinstance(f.type, type) and (f.type in (bool, int) or issubclass(f.type, (Enum, DataClassJsonMixin)))
+    )
+
+
+def _check_types(obj: object) -> None:
+    """Every typed field of `obj` holds a value of its type: a plain string
+    where an Enum is expected would compare unequal to every member and
+    silently take the wrong branch of a model."""
+    for attr, t in _typed_fields(type(obj)):
+        value = getattr(obj, attr)
+        if isinstance(value, t) and not (t is int and isinstance(value, bool)):
+            continue
+        hint = ("an " if t.__name__[0] in "aeiou" else "a ") + t.__name__
+        if _is_enum(t):
+            hint = "one of " + ", ".join(f"{t.__name__}.{m.name}" for m in t)
+            if isinstance(value, str) and value in [m.value for m in t]:
+                hint += f" (write {t.__name__}({value!r}))"
+        raise StateError(f"{type(obj).__name__}.{attr}: expected {hint}, got {value!r} ({type(value).__name__})")
 
 
 class FaultKind(str, Enum):
@@ -90,6 +126,8 @@ class Holder(DataClassJsonMixin):
     """One way the page can be reached.  Use the constructors below
     (:func:`mapping`, :func:`get`, :func:`pin`, ...) rather than this class."""
 
+    dataclass_json_config = STRICT_JSON
+
     kind: HolderKind
     owner: Optional[int] = None  # the owning mm, for mapping / get / pin / swap-pte
     subpage: int = 0  # mapping: which page of a large folio the PTE maps
@@ -101,6 +139,7 @@ class Holder(DataClassJsonMixin):
     remote: bool = False  # lru-batch: another CPU's batch, which lru_add_drain() cannot drain
 
     def __post_init__(self) -> None:
+        _check_types(self)
         where = "Holder({kind})"
         kind = self.kind.value
         if self.kind in OWNED:
@@ -241,6 +280,8 @@ class Page(DataClassJsonMixin):
     faulting PTE maps subpage 0; `anon_exclusive` is that subpage's flag.
     """
 
+    dataclass_json_config = STRICT_JSON
+
     kind: PageKind = PageKind.ANON
     holders: Tuple[Holder, ...] = ()
     nr_pages: int = 1  # folio size in pages; > 1 is a large (PTE-mapped) folio
@@ -252,6 +293,9 @@ class Page(DataClassJsonMixin):
     maybe_mapped_shared: bool = False  # large folio: the _mm_ids "maybe shared" bit (6.15+)
 
     def __post_init__(self) -> None:
+        _check_types(self)
+        for h in self.holders:
+            _require(isinstance(h, Holder), "Page.holders", "expected Holder values (mapping(0), get(1), ...), got {h!r}", h=h)
         object.__setattr__(self, "holders", tuple(sorted(self.holders, key=Holder.sort_key)))
         self._validate()
 
@@ -273,14 +317,6 @@ class Page(DataClassJsonMixin):
     @property
     def swapcache(self) -> bool:
         return self.count(HolderKind.SWAP_CACHE) > 0
-
-    @property
-    def freed(self) -> bool:
-        return self.kind is not PageKind.ZERO and not self.holders
-
-    def mappers(self) -> frozenset:
-        """The mms that map some page of this folio."""
-        return frozenset(h.owner for h in self.holders if h.kind is HolderKind.MAPPING)
 
     def _validate(self) -> None:
         kind = self.kind
@@ -314,6 +350,11 @@ class Page(DataClassJsonMixin):
             return f"Page.nr_pages: a folio has a power-of-two size, got {n}"
         if n > 1 and kind is not PageKind.ANON:
             return f"Page.nr_pages: large folios are modelled for anonymous memory only, but kind is {name!r}"
+        if n == 2:
+            return (
+                "Page.nr_pages: anonymous large folios are of order 2 (4 pages) or more -- order 1 is never "
+                "allocated for anonymous memory (THP_ORDERS_ALL_ANON) -- got 2"
+            )
         if kind is PageKind.ZERO and (
             self.holders or self.anon_exclusive or self.locked or self.writeback or self.dirty or self.checked
         ):
@@ -361,19 +402,29 @@ class Page(DataClassJsonMixin):
 class Vma(DataClassJsonMixin):
     """The VMA of the faulting address."""
 
+    dataclass_json_config = STRICT_JSON
+
     write: bool = True  # VM_WRITE (False: a FOLL_FORCE write through ptrace or /proc/pid/mem)
     shared: bool = False  # VM_SHARED | VM_MAYSHARE: a MAP_SHARED mapping, no COW
     uffd_wp: UffdWp = UffdWp.OFF  # userfaultfd write-protect registration
+
+    def __post_init__(self) -> None:
+        _check_types(self)
 
 
 @dataclass(frozen=True)
 class Pte(DataClassJsonMixin):
     """The faulting PTE (x86-64: _PAGE_RW, _PAGE_DIRTY, _PAGE_ACCESSED, _PAGE_UFFD_WP)."""
 
+    dataclass_json_config = STRICT_JSON
+
     write: bool = False
     dirty: bool = False
     young: bool = True
     uffd_wp: bool = False
+
+    def __post_init__(self) -> None:
+        _check_types(self)
 
 
 @dataclass(frozen=True)
@@ -386,6 +437,8 @@ class FaultState(DataClassJsonMixin):
     (2, 1, ['get(mm1, ro, taken while shared)'])
     """
 
+    dataclass_json_config = STRICT_JSON
+
     page: Page = field(default_factory=Page)
     vma: Vma = field(default_factory=Vma)
     pte: Pte = field(default_factory=Pte)
@@ -397,6 +450,7 @@ class FaultState(DataClassJsonMixin):
     pte_changes_while_sleeping: bool = False
 
     def __post_init__(self) -> None:
+        _check_types(self)
         page, vma = self.page, self.vma
         _require(
             page.kind is PageKind.ZERO or mapping(self.mm) in page.holders,

@@ -55,7 +55,7 @@ SELF = 0
 sometimes = st.sampled_from([False, False, True])
 booleans = st.booleans()
 _KINDS = st.sampled_from([PageKind.ANON, PageKind.ANON, PageKind.KSM, PageKind.FILE, PageKind.ZERO])
-_SIZES = st.sampled_from([1, 1, 4, 2])
+_SIZES = st.sampled_from([1, 1, 4])
 _PLACES = st.sampled_from([[], [lru_batch()], [], [lru_batch(remote=True)], [], [isolation()]])
 
 

@@ -31,5 +31,6 @@ def test_every_era_tells_its_story_with_commits():
 
     for era in ERAS.values():
         assert len(era.story) > 400, era.id
+        assert era.commits, f"{era.id} cites no commit"
         for commit in era.commits:
             assert commit in era.story, (era.id, commit)

@@ -17,9 +17,11 @@ and pages in an LRU batch are copied although ours (redis regression, fixed
 (mprotect(), soft-dirty clear_refs, NUMA hinting: bz 215616) is copied away
 from its pin (fixed by PG_anon_exclusive, 5.19).  Later releases of this era
 (not modelled at their own step) add the uffd-wp deferred TLB flush (5.12,
-6ce64428d620, hash recalled), keep pinned pages out of the swap cache
-(feb889fb40fa, 5.11) and free an idle swap cache after a copy
-(f4c4a3f48480, 5.14); the model brings them in at v5.18.
+6ce64428d620, hash recalled) and free an idle swap cache after a copy
+(f4c4a3f48480, 5.14); the model brings both in at v5.18.  5.11 also stops
+swap-out from adding a pinned page to the swap cache (feb889fb40fa); a
+page already there can still be pinned, so no state becomes unreachable
+and the model leaves it out.
 """
 
 from ..kernel import Fault
