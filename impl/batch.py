@@ -17,8 +17,10 @@ True
 """
 
 import dis
+import hashlib
+import marshal
 import types
-from typing import Callable, Dict, Tuple
+from typing import Callable, Dict, List, Tuple
 
 import numba
 import numpy as np
@@ -28,16 +30,52 @@ from .layout import WORD_BITS, PackError
 FastPath = Callable[[int], Tuple[int, int]]
 
 
+def _calls(fn: types.FunctionType) -> List[Tuple[str, object]]:
+    """(name, value) of every global `fn` loads."""
+    return [
+        (ins.argval, fn.__globals__.get(ins.argval))
+        for ins in dis.get_instructions(fn)
+        if ins.opname == "LOAD_GLOBAL"
+    ]
+
+
+def _digest(fn: types.FunctionType) -> str:
+    """A hash of everything Numba freezes into the compiled `fn`: its code and
+    that of every function it reaches, and the global values they read.
+
+    Numba's on-disk cache is keyed on the source file of the compiled
+    function alone; a helper inlined from another file, or a layout
+    constant, could change under it and a stale loop would be loaded.
+    Naming each compiled function after this digest makes any such change
+    a new cache entry."""
+    h = hashlib.sha256()
+    todo, seen = [fn], set()
+    while todo:
+        f = todo.pop()
+        if id(f) in seen:
+            continue
+        seen.add(id(f))
+        h.update(marshal.dumps(f.__code__))
+        h.update(repr((f.__defaults__, [c.cell_contents for c in f.__closure__ or ()])).encode())
+        for name, value in _calls(f):
+            if isinstance(value, types.FunctionType):
+                todo.append(value)
+            else:
+                h.update(repr((name, value)).encode())
+    return h.hexdigest()[:16]
+
+
 def _jit(fn: types.FunctionType, done: Dict[int, object], inline: str) -> object:
     """Numba-compile `fn` and, first, every Python function it calls by a
     global name, recursively."""
     if id(fn) in done:
         return done[id(fn)]
     env = dict(fn.__globals__)
-    for ins in dis.get_instructions(fn):
-        if ins.opname == "LOAD_GLOBAL" and isinstance(env.get(ins.argval), types.FunctionType):
-            env[ins.argval] = _jit(env[ins.argval], done, "always")
+    for name, value in _calls(fn):
+        if isinstance(value, types.FunctionType):
+            env[name] = _jit(value, done, "always")
     clone = types.FunctionType(fn.__code__, env, fn.__name__, fn.__defaults__, fn.__closure__)
+    clone.__qualname__ = f"{fn.__qualname__}_{_digest(fn)}"
     compiled = numba.njit(cache=True, inline=inline)(clone)
     done[id(fn)] = compiled
     return compiled

@@ -17,7 +17,7 @@ The space, documented:
   PG_lru, PG_owner_priv_1 (PG_swapcache or PG_checked), PG_writeback,
   PG_anon_exclusive (PG_head and PG_swapbacked follow from the kind);
 - refcount 0..``refcount``, plus up to ``pins`` pins (1024 each) on small
-  folios; mapcount 0..``mapcount``; swap count 0..``swapcount``;
+  folios; mapcount 1..``mapcount``; swap count 0..``swapcount``;
 - every environment choice: the page in this CPU's LRU batch or not, the
   PTE changing while the handler sleeps (on a locked page) or not, a TLB
   flush pending or not;
@@ -28,13 +28,17 @@ The space, documented:
   flush, PTE dirty and young.
 
 Words no well-formed state maps to (a refcount below the holders, a swap
-count without the swap cache, ...) are not in the space.
+count without the swap cache, ...) are not in the space.  Mapcount 0 is
+one of them -- the faulting PTE maps the page -- yet the bounds name it:
+:func:`unmapped_words` are the order-0 pages of the space with ``_mapcount``
+-1 and every refcount from 0, on which the fast paths are compared with
+the models run on the word (``wordfault``), as no state stands for them.
 """
 
 import itertools
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Iterator, List, Tuple
+from typing import Iterable, Iterator, List, Tuple
 
 from wpdiff.spec.state import FaultState
 
@@ -91,10 +95,10 @@ _CORE = (  # (vma, unshare, TLB flush pending): a write, a FOLL_FORCE write, an 
 )
 
 
-def _page_words(bounds: VisibleBounds) -> Iterator[int]:
-    """Page fields only (no PTE / VMA / fault bits), skipping at once the
-    combinations no state has, so that few reach the witness."""
-    swapbacked, head = 1 << V5_10.swapbacked, 1 << V5_10.head
+def _small_page_words(bounds: VisibleBounds, mapcounts: Iterable[int], mapped: bool) -> Iterator[int]:
+    """Order-0 pages: every kind, free flag, mapcount, swap count and LRU
+    batch choice; with `mapped`, only refcounts that cover the holders."""
+    swapbacked = 1 << V5_10.swapbacked
     swapcache, writeback, lru, exclusive = (1 << V5_10.owner_priv_1, 1 << V5_10.writeback, 1 << V5_10.lru,
                                             1 << V5_10.anon_exclusive)
     kinds = [  # (page->mapping, implied flags, stable node)
@@ -104,7 +108,7 @@ def _page_words(bounds: VisibleBounds) -> Iterator[int]:
         (0, 0, 0),
     ]
     for (mapping, implied, stable), flags, mapcount, swapcount, local in itertools.product(
-        kinds, _flag_words(), range(1, bounds.mapcount + 1), range(bounds.swapcount + 1), (0, 1)
+        kinds, _flag_words(), mapcounts, range(bounds.swapcount + 1), (0, 1)
     ):
         anon = mapping != 0
         in_swap = anon and bool(flags & swapcache)
@@ -112,11 +116,19 @@ def _page_words(bounds: VisibleBounds) -> Iterator[int]:
             continue
         if swapcount and not in_swap or (anon and flags & writeback and not in_swap):
             continue
-        least = mapcount + in_swap + (not flags & lru) + (not anon)
+        least = mapcount + in_swap + (not flags & lru) + (not anon) if mapped else 0
         for refcount in _refcounts(bounds, small=True):
             if refcount % GUP_PIN_COUNTING_BIAS >= least:
                 yield pack(flags=flags + implied, mapping=mapping, refcount=refcount, mapcount=mapcount - 1,
                            large_mapcount=mapcount - 1, swapcount=swapcount, stable_node=stable, local_batch=local)
+
+
+def _page_words(bounds: VisibleBounds) -> Iterator[int]:
+    """Page fields only (no PTE / VMA / fault bits), skipping at once the
+    combinations no state has, so that few reach the witness."""
+    swapbacked, head = 1 << V5_10.swapbacked, 1 << V5_10.head
+    swapcache, writeback, lru = 1 << V5_10.owner_priv_1, 1 << V5_10.writeback, 1 << V5_10.lru
+    yield from _small_page_words(bounds, range(1, bounds.mapcount + 1), mapped=True)
     large = [(m, extra, others) for m in (1, 2) for extra, others in ((0, 0), (1, 1), (2, 1), (3, 1), (2, 2))]
     for (mapcount, extra, others), flags, shared, local in itertools.product(large, _flag_words(), (0, 1), (0, 1)):
         if (local and flags & lru) or (flags & writeback and not flags & swapcache):
@@ -142,13 +154,23 @@ def _front_pages() -> List[int]:
     ]
 
 
-def _words(bounds: VisibleBounds) -> Iterator[int]:
+def _core_faults(pages: Iterable[int]) -> Iterator[int]:
     young = pack(pte=_YOUNG)
-    for page in _page_words(bounds):
+    for page in pages:
         for vma, unshare, tlb in _CORE:
             yield page + young + pack(vma=vma, unshare=unshare, tlb_flush_pending=tlb)
             if page & 1:  # PG_locked: the PTE may change while the handler sleeps
                 yield page + young + pack(vma=vma, unshare=unshare, tlb_flush_pending=tlb, pte_changes=1)
+
+
+def unmapped_words(bounds: VisibleBounds = VisibleBounds()) -> Tuple[int, ...]:
+    """The order-0 pages of the space with mapcount 0 and any refcount from 0
+    (no state has them), under the core faults."""
+    return tuple(_core_faults(_small_page_words(bounds, (0,), mapped=False)))
+
+
+def _words(bounds: VisibleBounds) -> Iterator[int]:
+    yield from _core_faults(_page_words(bounds))
     uffd = ((0, 0, 0), (1, 0, 0), (1, 0, 1), (1, 1, 0), (1, 1, 1))  # (VM_UFFD_WP, async, PTE bit)
     for page in _front_pages():
         special = (1 << PTE_SPECIAL) if page == 0 else 0

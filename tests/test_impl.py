@@ -1,6 +1,8 @@
 """The packed word, the abstraction function, and faithfulness of every fast path."""
 
 import itertools
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -12,6 +14,7 @@ from wpdiff.impl.concretize import WitnessError, concretize, witness
 from wpdiff.impl.fastpath import FASTPATHS
 from wpdiff.impl.layout import FIELDS, V5_10, PackError, decode_trace, describe, layout_table, pack, unpack
 from wpdiff.impl.mutants import MUTANTS
+from wpdiff.impl.visible import unmapped_words
 from wpdiff.spec import ERAS, FaultState, Page, mapping, pin
 
 SPACES = ("full", "visible")
@@ -178,3 +181,43 @@ def test_a_fieldword_answers_as_the_int_word(era_id, visible_sweep):
     for w in era.words.tolist()[::41]:
         after, trace = fast(FieldWord.of(w))
         assert (int(after), trace) == fast(w)
+
+
+_RUN_BATCH = """
+import sys
+import numpy as np
+sys.path.insert(0, sys.argv[1])
+from wpdiff.impl import batch
+import fast
+print(int(batch.run(fast.do_wp_page, np.array([5], dtype=np.uint64))[0][0]))
+"""
+
+
+def test_the_batch_cache_follows_helpers_in_other_files(tmp_path):
+    # Numba keys its on-disk cache on the compiled function's own file; a
+    # helper or a constant from another file changing under it must not
+    # bring back the old compiled loop.
+    (tmp_path / "fast.py").write_text("from helper import add\n\ndef do_wp_page(w):\n    return add(w), 0\n")
+    answers = []
+    for k in (1, 2):
+        (tmp_path / "helper.py").write_text(f"K = {k}\n\ndef add(w):\n    return w + K\n")
+        done = subprocess.run([sys.executable, "-c", _RUN_BATCH, str(tmp_path)], capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+        answers.append(int(done.stdout))
+    assert answers == [6, 7]
+
+
+@pytest.fixture(scope="module")
+def unmapped() -> np.ndarray:
+    return np.array(unmapped_words(), dtype=np.uint64)
+
+
+@pytest.mark.parametrize("era_id", list(ERAS))
+def test_scalar_batch_and_model_agree_on_mapcount_and_refcount_zero(era_id, unmapped):
+    # No state has them (the faulting PTE maps the page), so the model runs on the word.
+    assert len(unmapped) > 50000 and {unpack(int(w))["mapcount"] for w in unmapped[:: 97]} == {-1}
+    assert {unpack(int(w))["refcount"] % 1024 for w in unmapped} == set(range(9))
+    after, trace = batch.run(FASTPATHS[era_id], unmapped)
+    fast = FASTPATHS[era_id]
+    for w, a, t in zip(unmapped.tolist(), after.tolist(), trace.tolist()):
+        assert fast(w) == (a, t) == wordfault.run(era_id, w), hex(w)
