@@ -124,14 +124,14 @@ def run_exhaustive(
             )
     for target in targets:
         era = sweep.eras[target.era]
-        mismatch = exhaustive.faithfulness(era, target.fast, target.name, states)
+        mismatch = exhaustive.faithfulness(era, target, states)
         if mismatch is not None:
             report.divergences.append(
                 faithfulness_divergence(target, mismatch.state, mismatch.word, mismatch.got, mismatch.count, "exhaustive")
             )
         if not target.builtin:
             base = era.findings
-            found = exhaustive.fastpath_findings(era, target.fast, states, exhaustive.applicable(target.era))
+            found = exhaustive.fastpath_findings(era, target, states, exhaustive.applicable(target.era))
             table[target.name] = {inv: f.count for inv, f in found.items()}
             for inv, f in sorted(found.items()):
                 report.divergences.append(

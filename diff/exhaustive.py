@@ -27,13 +27,15 @@ import numpy as np
 from wpdiff.impl import batch
 from wpdiff.impl.abstract import ResultError, outcome_of
 from wpdiff.impl.concretize import concretize, concretize_outcome
-from wpdiff.impl.layout import PAGE_FLAGS
+from wpdiff.impl.layout import PAGE_FLAGS, WORD_BITS
 from wpdiff.impl.visible import visible_states
 from wpdiff.spec import ERAS, INVARIANTS, Violation, violations
 from wpdiff.spec.eras import reachable
 from wpdiff.spec.invariants import Invariant
 from wpdiff.spec.space import Bounds, size, states as spec_states
 from wpdiff.spec.state import FaultState
+
+from .targets import Target, call, check_result
 
 FastPath = Callable[[int], Tuple[int, int]]
 SPACES = ("small", "full", "visible")
@@ -199,29 +201,34 @@ def sweep(
     return result
 
 
-def _results(fast: FastPath, words: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
-    """The fast path over all words: compiled when Numba can, else one by one."""
+def _results(target: Target, words: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+    """The fast path over all words: compiled when Numba can, else one by
+    one; BadInput, naming the first word, if it raises or returns no result."""
     try:
-        return batch.run(fast, words)
-    except Exception:  # not Numba-compilable (a user's fast path may not be): run it scalar
+        after, trace = batch.run(target.fast, words)
+    except Exception:  # not Numba-compilable (a user's fast path may not be), or it raised: run it scalar
         after = np.empty_like(words)
         trace = np.empty_like(words)
         for i, w in enumerate(words.tolist()):
-            a, t = fast(w)
-            after[i], trace[i] = a, t
+            after[i], trace[i] = call(target, w)
         return after, trace
+    bad = np.flatnonzero((after >> np.uint64(WORD_BITS)) | (trace >> np.uint64(WORD_BITS)))
+    if bad.size:  # compiled code wraps a negative or too large int into the top bit
+        i = int(bad[0])
+        check_result(target, int(words[i]), call(target, int(words[i])))
+    return after, trace
 
 
-def faithfulness(era: EraSweep, fast: FastPath, target: str, states: Sequence[FaultState]) -> Optional[Mismatch]:
-    """Compare `fast` with the era's model on every state; the smallest mismatch, if any."""
-    after, trace = _results(fast, era.words)
+def faithfulness(era: EraSweep, target: Target, states: Sequence[FaultState]) -> Optional[Mismatch]:
+    """Compare `target` with the era's model on every state; the smallest mismatch, if any."""
+    after, trace = _results(target, era.words)
     bad = np.flatnonzero((after != era.after) | (trace != era.trace))
     if bad.size == 0:
         return None
     best = min(bad.tolist(), key=lambda i: size(states[i]))
     return Mismatch(
         era.era,
-        target,
+        target.name,
         int(bad.size),
         states[best],
         int(era.words[best]),
@@ -231,11 +238,11 @@ def faithfulness(era: EraSweep, fast: FastPath, target: str, states: Sequence[Fa
 
 
 def fastpath_findings(
-    era: EraSweep, fast: FastPath, states: Sequence[FaultState], invariants: Sequence[Invariant]
+    era: EraSweep, target: Target, states: Sequence[FaultState], invariants: Sequence[Invariant]
 ) -> Dict[str, Finding]:
     """The invariants a fast path breaks on the states its base era admits,
     judged on the outcome its result stands for (impl.abstract)."""
-    after, trace = _results(fast, era.words)
+    after, trace = _results(target, era.words)
     findings: Dict[str, Finding] = {}
     for i in np.flatnonzero(era.admitted_mask).tolist():
         _record(findings, states[i], result_violations(era.era, states[i], (int(after[i]), int(trace[i])), invariants))

@@ -13,6 +13,7 @@ from typing import Callable, Tuple
 
 from wpdiff.impl.concretize import concretize
 from wpdiff.impl.fastpath import FASTPATHS
+from wpdiff.impl.layout import WORD_BITS
 from wpdiff.spec import era as spec_era
 from wpdiff.spec.history import SOLE_MAPPING
 
@@ -59,19 +60,34 @@ def load(spec: str, base: str) -> Target:
     return target
 
 
-def probe(target: Target) -> None:
-    """Call the fast path once on a plain state; refuse it if it raises or
-    does not return two words."""
-    word = concretize(target.era, SOLE_MAPPING)
+def call(target: Target, word: int, what: str = "") -> Tuple[int, int]:
+    """`target`'s fast path on `word`, checked to be a result; BadInput,
+    naming the word (and `what` it stands for), if it raises or returns
+    anything but two words."""
     try:
         result = target.fast(word)
     except Exception as e:
         raise BadInput(
-            f"fast path {target.name} raised {type(e).__name__}: {e} on the word {word:#x} "
-            f"(one anonymous page mapped once, era {target.era}); a fast path must return (word after, trace word)"
+            f"fast path {target.name} raised {type(e).__name__}: {e} on the word {word:#x}{what}; "
+            "a fast path must return (word after, trace word)"
         ) from None
-    if not (isinstance(result, tuple) and len(result) == 2 and all(isinstance(x, int) and x >= 0 for x in result)):
+    check_result(target, word, result, what)
+    return result
+
+
+def check_result(target: Target, word: int, result: object, what: str = "") -> None:
+    if not (
+        isinstance(result, tuple)
+        and len(result) == 2
+        and all(isinstance(x, int) and not isinstance(x, bool) and 0 <= x < 1 << WORD_BITS for x in result)
+    ):
         raise BadInput(
-            f"fast path {target.name} returned {result!r} for the word {word:#x}; "
-            "expected (word after, trace word): two non-negative ints"
+            f"fast path {target.name} returned {result!r} for the word {word:#x}{what}; "
+            f"expected (word after, trace word): two ints in 0 .. 2**{WORD_BITS} - 1"
         )
+
+
+def probe(target: Target) -> None:
+    """Call the fast path once on a plain state; refuse it if it raises or
+    does not return two words."""
+    call(target, concretize(target.era, SOLE_MAPPING), f" (one anonymous page mapped once, era {target.era})")

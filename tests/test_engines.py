@@ -9,6 +9,7 @@ from wpdiff.diff.check import missing_history
 from wpdiff.diff.hypo import run_hypothesis, search
 from wpdiff.diff.report import Compared, Report, Verdict
 from wpdiff.diff.shapes import ARGS, build
+from wpdiff.diff import symbolic
 from wpdiff.diff.symbolic import (
     DEFAULT_BUDGET,
     SEARCH_SHARE,
@@ -17,7 +18,7 @@ from wpdiff.diff.symbolic import (
     lemma_eras,
     search_soundness,
 )
-from wpdiff.diff.targets import Target, builtin
+from wpdiff.diff.targets import BadInput, Target, builtin
 from wpdiff.impl import wordfault
 from wpdiff.impl.layout import PAGE_FLAGS
 from wpdiff.impl.mutants import MUTANTS
@@ -89,3 +90,35 @@ def test_crosshair_finds_a_broken_fast_path():
     assert proof.verdict is Verdict.DIVERGENCE, proof.last
     assert not proof.cut  # a fast path from outside the package is proved whole
     assert m.load()(proof.word) != wordfault.run("v5.9", proof.word)  # the word CrossHair found does tell them apart
+
+
+def test_crosshair_searches_a_users_fast_path_for_broken_invariants():
+    m = MUTANTS["v6.15/mapcount-below-refcount"]  # reuses a large folio another mm still reaches
+    search = search_soundness("v6.15", DEFAULT_BUDGET * SEARCH_SHARE, Target(f"mutant:{m.id}", m.era, m.load(), False))
+    found = {f.invariant: f for f in search.found}
+    assert "no-missed-cow" in found, search
+    state = found["no-missed-cow"].state
+    assert ERAS["v6.15"].admits(state) and state.foreign_holders()
+
+
+def test_a_users_fast_path_that_raises_under_crosshair_is_bad_input(tmp_path, monkeypatch):
+    (tmp_path / "raising_cow.py").write_text(
+        "from wpdiff.impl.fastpath import FASTPATHS\n"
+        "from wpdiff.impl.layout import MAPCOUNT\n\n"
+        "def do_wp_page(w):\n"
+        "    if (w >> MAPCOUNT) & 3 == 2:\n"
+        "        raise KeyError('no such field')\n"
+        "    return FASTPATHS['v6.15'](w)\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import raising_cow
+
+    with pytest.raises(BadInput, match=r"fast path raising_cow:do_wp_page failed under CrossHair .*KeyError"):
+        check_faithfulness(Target("raising_cow:do_wp_page", "v6.15", raising_cow.do_wp_page, False), 60.0)
+
+
+def test_a_crosshair_run_far_over_its_budget_is_stopped_without_a_verdict(monkeypatch):
+    monkeypatch.setattr(symbolic, "STARTUP", 0.5)  # CrossHair cannot even start in 2 x 0.5 + 0.5 s
+    proof = check_faithfulness(builtin("v5.9"), 0.5)
+    assert proof.verdict is Verdict.BUDGET
+    assert "stopped after" in proof.last

@@ -1,6 +1,7 @@
 """Fast paths as a kernel developer would write them, for the tests of `wpdiff check --fastpath`."""
 
 from wpdiff.impl.fastpath import FASTPATHS
+from wpdiff.impl.layout import MAPCOUNT
 from wpdiff.impl.mutants import MUTANTS
 
 # v6.15's own fast path, under another name: keeps every guarantee v6.15 keeps.
@@ -19,5 +20,16 @@ def returns_garbage(word):
 
 def returns_three(word):
     return word, 0, 0
-# v5.9's fast path with its lockless page_count() test flipped.
-count_flipped = MUTANTS["v5.9/count-flipped"].load()
+
+
+# Well-behaved on a page mapped once (the probe), not on one mapped twice.
+def raises_when_mapped_twice(word):
+    if (word >> MAPCOUNT) & 7:
+        raise KeyError("no such field")
+    return same_as_v6_15(word)
+
+
+def negative_when_mapped_twice(word):
+    if (word >> MAPCOUNT) & 7:
+        return -1, 0
+    return same_as_v6_15(word)
