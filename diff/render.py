@@ -1,16 +1,22 @@
 """Reports as text (for people), JSON (for tools), SARIF 2.1.0 (for code
 scanning) and JUnit XML (for CI dashboards)."""
 
+import importlib.util
 import json
 import os
-from typing import Dict, List
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Dict, List, Optional, Tuple
 from xml.etree import ElementTree as ET
 
 from wpdiff.spec import ERAS, INVARIANTS
 
-from .report import Compared, Divergence, Report
+from .report import SEARCH_RUN, Compared, Divergence, EngineRun, Report, Verdict
 
 FORMATS = ("text", "json", "sarif", "junit")
+HISTORY_RULE = "history-not-reproduced"  # SARIF: a history finding the check did not reproduce
+BUDGET_NOTIFICATION = "budget-hit"  # SARIF: a run that hit its budget without a verdict
 
 
 def _holders(d: Divergence) -> str:
@@ -110,7 +116,70 @@ def _expected_cell(era_id: str, inv: str, report: Report) -> bool:
     return any(d.expected for d in report.divergences if d.invariant == inv and (d.era == era_id or d.target == era_id))
 
 
-def sarif(report: Report) -> str:
+# "ERA:INVARIANT (ENGINE)", as `wpdiff check` lists a history finding its
+# engine did not reproduce; the pytest plugin lists them without the engine.
+_MISSING = re.compile(r"(?P<era>[^:\s]+):(?P<invariant>\S+)(?: \((?P<engine>[^()]+)\))?")
+
+
+def _missing(entry: str) -> Tuple[str, str, Optional[str]]:
+    """(era, invariant, engine or None) of a history finding not reproduced."""
+    m = _MISSING.fullmatch(entry)
+    if m is None:
+        raise ValueError(f"history finding {entry!r}: expected 'ERA:INVARIANT' or 'ERA:INVARIANT (ENGINE)'")
+    return m["era"], m["invariant"], m["engine"]
+
+
+def _not_reproduced(entry: str) -> str:
+    era_id, invariant, engine = _missing(entry)
+    by = f"the {engine} engine" if engine else "the check"
+    return f"{era_id} breaks {invariant} in history (spec/history.py), but {by} did not reproduce it"
+
+
+def _era_file(folder: str, era_id: str) -> dict:
+    """A location in one of the project's per-era files (spec/eras/v5_9.py, say)."""
+    name = era_id.replace(".", "_").replace("-", "_")
+    return {"physicalLocation": {"artifactLocation": {"uri": f"{folder}/{name}.py"}}}
+
+
+def _user_file(module: str) -> Optional[str]:
+    """The source file of a user's fast-path module: relative to the current
+    directory if it is inside it, a file:// URI otherwise; None if it cannot
+    be found."""
+    try:
+        spec = importlib.util.find_spec(module)
+    except Exception:  # a parent package that does not import, or no module's name
+        return None
+    if spec is None or not spec.origin or not os.path.isfile(spec.origin):
+        return None
+    path = Path(spec.origin).resolve()
+    try:
+        return path.relative_to(Path.cwd().resolve()).as_posix()
+    except ValueError:
+        return path.as_uri()
+
+
+def _location(d: Divergence) -> dict:
+    """Where a divergence is: an era's model (target "model:ERA", in
+    spec/eras/), a built-in fast path ("builtin:ERA", in impl/fastpath/), or
+    a user's fast path ("package.module:function"): the function, and its
+    module's file if it can be found."""
+    kind, _, name = d.target.partition(":")
+    if kind == "model":
+        return _era_file("spec/eras", name)
+    if kind == "builtin":
+        return _era_file("impl/fastpath", name)
+    location: dict = {"logicalLocations": [{"fullyQualifiedName": d.target, "kind": "function"}]}
+    path = _user_file(kind)
+    if path is not None:
+        location["physicalLocation"] = {"artifactLocation": {"uri": path}}
+    return location
+
+
+def sarif(report: Report, missing: List[str]) -> str:
+    """SARIF 2.1.0: a result per divergence (level "note" if expected) and
+    per history finding not reproduced; each run that hit its budget without
+    a verdict is a tool execution notification ("warning" for a proof,
+    "note" for a soundness search, which always ends on its budget)."""
     rules = [
         {
             "id": inv.id,
@@ -120,58 +189,163 @@ def sarif(report: Report) -> str:
         }
         for inv in INVARIANTS.values()
     ] + [{"id": "faithfulness", "shortDescription": {"text": "a fast path decides as its era's reference model"}},
-         {"id": "era-vs-era", "shortDescription": {"text": "two eras decide differently"}}]
+         {"id": "era-vs-era", "shortDescription": {"text": "two eras decide differently"}},
+         {"id": HISTORY_RULE,
+          "shortDescription": {"text": "every finding history records (spec/history.py) is reproduced"}}]
     results = []
     for d in report.divergences:
-        rule = d.invariant or ("era-vs-era" if d.other_era else "faithfulness")
-        where = f"spec/eras/{d.era.replace('.', '_').replace('-', '_')}.py" if d.compared is Compared.SOUNDNESS else (
-            f"impl/fastpath/{d.era.replace('.', '_').replace('-', '_')}.py")
         results.append({
-            "ruleId": rule,
+            "ruleId": d.invariant or ("era-vs-era" if d.other_era else "faithfulness"),
             "level": "note" if d.expected else "error",
             "message": {"text": f"{d.era}: {d.explanation}"},
-            "locations": [{"physicalLocation": {"artifactLocation": {"uri": where}}}],
+            "locations": [_location(d)],
             "properties": {"state": json.loads(d.state.to_json()) if d.state else None, "count": d.count,
                            "engine": d.engine,
                            "target": d.target, "expected": d.expected},
         })
+    for entry in missing:
+        era_id, invariant, engine = _missing(entry)
+        results.append({
+            "ruleId": HISTORY_RULE,
+            "level": "error",
+            "message": {"text": _not_reproduced(entry)},
+            "locations": [_era_file("spec/eras", era_id)],
+            "properties": {"era": era_id, "invariant": invariant, "engine": engine},
+        })
+    unproved = report.unproved()
+    notifications = [
+        {
+            "descriptor": {"id": BUDGET_NOTIFICATION},
+            "level": "warning" if run in unproved else "note",
+            "message": {"text": _run_text(run)},
+            "properties": {"engine": run.engine, "checked": run.checked, "seconds": run.seconds},
+        }
+        for run in report.runs if run.verdict is Verdict.BUDGET
+    ]
+    driver = {
+        "name": "wpdiff",
+        "rules": rules,
+        "notifications": [{"id": BUDGET_NOTIFICATION, "shortDescription": {
+            "text": "a symbolic check ran out of its budget without a verdict: "
+                    "what it did not find is not proved absent"}}],
+    }
     return json.dumps({
         "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
         "version": "2.1.0",
-        "runs": [{"tool": {"driver": {"name": "wpdiff", "informationUri": "https://example.invalid/wpdiff",
-                                      "rules": rules}}, "results": results}],
+        "runs": [{
+            "tool": {"driver": driver},
+            # the checks ran to their end: a budget hit is a verdict not reached, not a failed execution
+            "invocations": [{"executionSuccessful": True, "commandLine": f"wpdiff {report.command}",
+                             "toolExecutionNotifications": notifications}],
+            "results": results,
+        }],
     }, indent=2)
 
 
+def _engine(name: str) -> str:
+    """The engine of a run ("crosshair:builtin:v5.9" -> "crosshair") or of a divergence ("crosshair")."""
+    return name.split(":", 1)[0]
+
+
+def _case(d: Divergence) -> str:
+    if d.invariant:
+        return d.invariant
+    return f"differs from {d.other_era}" if d.compared is Compared.ERAS else "faithfulness"
+
+
+def _covers(run: EngineRun, eras: List[str]) -> Optional[List[Tuple[str, str]]]:
+    """The (era, case) test cases a run decides: every case of every era for
+    the exhaustive and Hypothesis engines' one run; an era's faithfulness
+    for a CrossHair proof of a built-in fast path; an era's invariants for a
+    CrossHair soundness search ("crosshair:soundness:v5.9"; a user's fast
+    path, "crosshair:soundness:mypkg.mod:do_wp_page", is searched on its
+    base era, the one era of its report).  None for any other run (a
+    CrossHair copy lemma, the proof of a user's fast path): it is a test
+    case of its own."""
+    def invariants(era_ids: List[str]) -> List[Tuple[str, str]]:
+        return [(e, inv.id) for e in era_ids for inv in INVARIANTS.values() if inv.applies_to(e)]
+
+    scope = run.engine.partition(":")[2]
+    if not scope:
+        return [(e, "faithfulness") for e in eras] + invariants(eras)
+    if run.engine.startswith(SEARCH_RUN):
+        searched = run.engine[len(SEARCH_RUN):]
+        return invariants([searched] if searched in ERAS else eras)
+    if scope.startswith("builtin:"):
+        return [(scope.partition(":")[2], "faithfulness")]
+    return None
+
+
+@dataclass
+class _Case:
+    found: List[Divergence] = field(default_factory=list)
+    missing: List[str] = field(default_factory=list)
+    budget: List[EngineRun] = field(default_factory=list)  # runs deciding it that hit their budget
+    runs: List[EngineRun] = field(default_factory=list)  # a run that is a test case of its own
+
+
+def _run_text(run: EngineRun) -> str:
+    return f"{run.engine}: {run.verdict.value}" + (f" ({run.note})" if run.note else "")
+
+
 def junit(report: Report, missing: List[str]) -> str:
-    suites = ET.Element("testsuites", name="wpdiff")
-    by_engine: Dict[str, List[Divergence]] = {}
-    for d in report.divergences:
-        by_engine.setdefault(d.engine, []).append(d)
+    """JUnit XML: a test suite per engine (a CrossHair run "crosshair:..."
+    belongs to the suite "crosshair"), a test case per era and guarantee its
+    runs decide, and one per run that decides none of them (a CrossHair copy
+    lemma, the proof of a user's fast path).  A case fails on an unexpected
+    divergence or a history finding its engine did not reproduce (one
+    listed without its engine, as the pytest plugin lists them, goes to a
+    suite "history"); expected divergences go to its system-out.  A case whose run hit its budget
+    without a verdict is <skipped>, not <error>: nothing went wrong in the
+    run, it decided nothing -- not a pass, and not a failure either (that
+    is the exit code's to say: 3 for a proof, nothing for a search, which
+    always ends on its budget)."""
+    suites: Dict[str, Dict[Tuple[Optional[str], str], _Case]] = {}
+    seconds: Dict[str, float] = {}
     for run in report.runs:
-        suite = ET.SubElement(suites, "testsuite", name=run.engine, time=str(run.seconds))
-        found = {(d.era, d.invariant or d.compared.value): d for d in by_engine.get(run.engine, [])}
-        eras = [e for e in report.eras]
-        count = failures = 0
-        for era_id in eras:
-            for case in ["faithfulness"] + [i.id for i in INVARIANTS.values() if i.applies_to(era_id)]:
-                count += 1
-                tc = ET.SubElement(suite, "testcase", classname=f"wpdiff.{run.engine}.{era_id}", name=case)
-                d = found.get((era_id, case))
-                if d is not None and not d.expected:
-                    failures += 1
-                    ET.SubElement(tc, "failure", message=d.explanation).text = divergence_text(d)
-                elif d is not None:
-                    ET.SubElement(tc, "system-out").text = "expected (history): " + d.explanation
-        for m in missing:
-            if m.split(":")[0] in eras:
-                count += 1
+        engine = _engine(run.engine)
+        cases = suites.setdefault(engine, {})
+        seconds[engine] = seconds.get(engine, 0.0) + run.seconds
+        covered = _covers(run, report.eras)
+        if covered is None:
+            cases.setdefault((None, run.engine.partition(":")[2]), _Case()).runs.append(run)
+            continue
+        for key in covered:
+            case = cases.setdefault(key, _Case())
+            if run.verdict is Verdict.BUDGET:
+                case.budget.append(run)
+    for d in report.divergences:
+        suites.setdefault(_engine(d.engine), {}).setdefault((d.era, _case(d)), _Case()).found.append(d)
+    for entry in missing:
+        era_id, invariant, engine = _missing(entry)
+        suites.setdefault(engine or "history", {}).setdefault((era_id, invariant), _Case()).missing.append(entry)
+
+    root = ET.Element("testsuites", name="wpdiff")
+    for engine, cases in suites.items():
+        suite = ET.SubElement(root, "testsuite", name=engine, time=str(round(seconds.get(engine, 0.0), 2)))
+        failures = skipped = 0
+        for (era_id, name), case in cases.items():
+            tc = ET.SubElement(suite, "testcase", classname=".".join(["wpdiff", engine] + ([era_id] if era_id else [])),
+                               name=name)
+            unexpected = [d for d in case.found if not d.expected]
+            not_reproduced = [_not_reproduced(m) for m in case.missing]
+            budget = [_run_text(r) for r in case.budget + case.runs if r.verdict is Verdict.BUDGET]
+            if unexpected or not_reproduced:
                 failures += 1
-                tc = ET.SubElement(suite, "testcase", classname=f"wpdiff.{run.engine}.history", name=m)
-                ET.SubElement(tc, "failure", message="history finding not reproduced")
-        suite.set("tests", str(count))
+                ET.SubElement(tc, "failure", message="; ".join([d.explanation for d in unexpected] + not_reproduced)
+                              ).text = "\n\n".join([divergence_text(d) for d in unexpected] + not_reproduced + budget)
+            elif budget:
+                skipped += 1
+                ET.SubElement(tc, "skipped", message="; ".join(budget))
+            out = [divergence_text(d) for d in case.found if d.expected]
+            out += [_run_text(r) for r in case.runs if r.verdict is not Verdict.BUDGET]
+            if out:
+                ET.SubElement(tc, "system-out").text = "\n\n".join(out)
+        suite.set("tests", str(len(cases)))
         suite.set("failures", str(failures))
-    return ET.tostring(suites, encoding="unicode") + "\n"
+        suite.set("errors", "0")
+        suite.set("skipped", str(skipped))
+    return ET.tostring(root, encoding="unicode") + "\n"
 
 
 def render(report: Report, fmt: str, missing: List[str]) -> str:
@@ -180,7 +354,7 @@ def render(report: Report, fmt: str, missing: List[str]) -> str:
     if fmt == "json":
         return report.to_json(indent=2) + "\n"
     if fmt == "sarif":
-        return sarif(report) + "\n"
+        return sarif(report, missing) + "\n"
     if fmt == "junit":
         return junit(report, missing)
     raise ValueError(f"unknown format {fmt!r}; expected one of {', '.join(FORMATS)}")

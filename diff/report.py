@@ -54,7 +54,7 @@ class Divergence(DataClassJsonMixin):
     word: int  # what the kernel saw, packed ...
     kernel_saw: Dict[str, object]  # ... and unpacked
     explanation: str
-    engine: str
+    engine: str  # "exhaustive", "hypothesis", "hypothesis-crosshair" or "crosshair": the engine part of its run's name
     target: str  # the fast path checked ("builtin:v5.9", "mypkg.mod:do_wp_page") or the era's model ("model:v5.9")
     invariant: Optional[str] = None
     severity: Optional[str] = None
@@ -75,6 +75,9 @@ class Divergence(DataClassJsonMixin):
 
 @dataclass(frozen=True)
 class EngineRun(DataClassJsonMixin):
+    # the engine, and for CrossHair what the run checked: "exhaustive", "hypothesis"; "crosshair:builtin:v5.9"
+    # or "crosshair:mypkg.mod:do_wp_page" (a proof), "crosshair:soundness:v5.9" (a search),
+    # "crosshair:wp_page_copy:..." (a copy lemma)
     engine: str
     verdict: Verdict
     checked: int  # states (exhaustive, Hypothesis) or paths (CrossHair's searches; its proofs do not count: 0)

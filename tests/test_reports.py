@@ -1,0 +1,405 @@
+"""Reports: JUnit XML and SARIF built from hand-made reports, and
+`wpdiff replay` refusing corrupt report files (exit 2, where and what)."""
+
+import copy
+import json
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from typing import List
+
+import pytest
+
+from wpdiff.diff.check import faithfulness_divergence, soundness_divergence
+from wpdiff.diff.cli import main
+from wpdiff.diff.render import junit, sarif
+from wpdiff.diff.report import Compared, Divergence, EngineRun, Report, Verdict
+from wpdiff.diff.targets import builtin
+from wpdiff.impl.concretize import concretize
+from wpdiff.impl.layout import describe
+from wpdiff.spec import ERAS, INVARIANTS
+from wpdiff.spec.history import FRESH_IN_LRU_BATCH, PIPE_BEFORE_FORK, SOLE_MAPPING
+from wpdiff.spec.state import FaultState, Page, mapping
+
+TESTS = Path(__file__).resolve().parent
+
+
+def model_finding(era_id: str, invariant: str, state: FaultState, engine: str = "exhaustive") -> Divergence:
+    """The divergence an engine reports when `era_id`'s model breaks `invariant` on `state`."""
+    message = INVARIANTS[invariant].check(state, ERAS[era_id](state))
+    assert message is not None
+    return soundness_divergence(era_id, invariant, state, concretize(era_id, state), message, 1, engine,
+                                f"model:{era_id}")
+
+
+def unfaithful(era_id: str, engine: str) -> Divergence:
+    """A built-in fast path's (made-up) disagreement with its era's model: unexpected."""
+    target = builtin(era_id)
+    word = concretize(era_id, SOLE_MAPPING)
+    return faithfulness_divergence(target, SOLE_MAPPING, word, target.fast(word), 1, engine)
+
+
+def era_vs_era(a: str, b: str, state: FaultState) -> Divergence:
+    word = concretize(a, state)
+    return Divergence(era=a, compared=Compared.ERAS, state=state, word=word, kernel_saw=describe(a, word),
+                      explanation=f"{a} and {b} decide differently", engine="exhaustive", target=f"model:{a}",
+                      expected=True, spec=ERAS[a](state), other_era=b, other=ERAS[b](state))
+
+
+def suites(xml: str) -> dict:
+    return {s.get("name"): s for s in ET.fromstring(xml).findall("testsuite")}
+
+
+def case(suite: ET.Element, classname: str, name: str) -> ET.Element:
+    found = [tc for tc in suite.findall("testcase") if (tc.get("classname"), tc.get("name")) == (classname, name)]
+    assert len(found) == 1, f"{classname} {name}: {len(found)} test cases"
+    return found[0]
+
+
+# ---------------------------------------------------------------- JUnit XML
+
+
+def test_junit_counts_a_crosshair_divergence_in_the_crosshair_suite():
+    report = Report("check --engine crosshair --era v5.9", ["v5.9"])
+    report.runs += [EngineRun("crosshair:builtin:v5.9", Verdict.DIVERGENCE, 0, 3.0),
+                    EngineRun("crosshair:soundness:v5.9", Verdict.DIVERGENCE, 700, 30.0)]
+    report.divergences.append(unfaithful("v5.9", "crosshair"))
+    by_name = suites(junit(report, []))
+    assert list(by_name) == ["crosshair"]  # one suite per engine, not per run
+    crosshair = by_name["crosshair"]
+    assert crosshair.get("failures") == "1"
+    assert crosshair.get("time") == "33.0"
+    failure = case(crosshair, "wpdiff.crosshair.v5.9", "faithfulness").find("failure")
+    assert failure is not None and "builtin:v5.9 disagrees with the v5.9 model" in failure.get("message")
+    # every case of the era is there once: its faithfulness and the invariants its search decides
+    names = [tc.get("name") for tc in crosshair.findall("testcase")]
+    assert sorted(names) == sorted(["faithfulness"] + [i.id for i in INVARIANTS.values() if i.applies_to("v5.9")])
+    assert crosshair.get("tests") == str(len(names))
+
+
+def test_junit_expected_findings_pass_and_show_in_system_out():
+    report = Report("check --era v5.7", ["v5.7"], runs=[EngineRun("exhaustive", Verdict.DIVERGENCE, 10, 1.0)],
+                    divergences=[model_finding("v5.7", "no-missed-cow", PIPE_BEFORE_FORK)])
+    suite = suites(junit(report, []))["exhaustive"]
+    assert suite.get("failures") == "0" and suite.get("skipped") == "0"
+    tc = case(suite, "wpdiff.exhaustive.v5.7", "no-missed-cow")
+    assert tc.find("failure") is None and "-- expected" in tc.find("system-out").text
+
+
+def test_junit_missing_history_is_one_failure_in_its_engines_suite():
+    report = Report("check --era v5.7 --engine all", ["v5.7"])
+    report.runs += [EngineRun("exhaustive", Verdict.DIVERGENCE, 10, 1.0),
+                    EngineRun("hypothesis", Verdict.CLEAN, 10, 1.0)]
+    report.divergences.append(model_finding("v5.7", "no-missed-cow", PIPE_BEFORE_FORK))
+    by_name = suites(junit(report, ["v5.7:no-missed-cow (hypothesis)"]))
+    assert by_name["exhaustive"].get("failures") == "0"
+    assert by_name["hypothesis"].get("failures") == "1"
+    failures = ET.fromstring(junit(report, ["v5.7:no-missed-cow (hypothesis)"])).iter("failure")
+    assert len(list(failures)) == 1
+    failure = case(by_name["hypothesis"], "wpdiff.hypothesis.v5.7", "no-missed-cow").find("failure")
+    assert "the hypothesis engine did not reproduce it" in failure.get("message")
+
+
+def test_junit_missing_history_without_an_engine_goes_to_a_history_suite():
+    report = Report("check --era v5.7", ["v5.7"], runs=[EngineRun("exhaustive", Verdict.CLEAN, 10, 1.0)])
+    by_name = suites(junit(report, ["v5.7:no-missed-cow"]))
+    assert by_name["exhaustive"].get("failures") == "0"
+    assert by_name["history"].get("failures") == "1"
+    assert case(by_name["history"], "wpdiff.history.v5.7", "no-missed-cow").find("failure") is not None
+
+
+def test_junit_a_run_that_hit_its_budget_is_skipped_not_passed():
+    report = Report("check --engine crosshair --era v5.9", ["v5.9"])
+    report.runs += [EngineRun("crosshair:wp_page_copy:v5.9", Verdict.BUDGET, 0, 120.0, "the copy lemma of v5.9"),
+                    EngineRun("crosshair:builtin:v5.9", Verdict.BUDGET, 0, 120.0, "faithfulness up to wp_page_copy()"),
+                    EngineRun("crosshair:soundness:v5.9", Verdict.BUDGET, 900, 30.0, "30 s budget")]
+    suite = suites(junit(report, []))["crosshair"]
+    invariants = [i.id for i in INVARIANTS.values() if i.applies_to("v5.9")]
+    assert suite.get("failures") == "0"
+    assert suite.get("skipped") == str(2 + len(invariants)) == suite.get("tests")
+    skipped = case(suite, "wpdiff.crosshair.v5.9", "faithfulness").find("skipped")
+    assert skipped.get("message") == ("crosshair:builtin:v5.9: budget hit, no verdict "
+                                      "(faithfulness up to wp_page_copy())")
+    assert "the copy lemma" in case(suite, "wpdiff.crosshair", "wp_page_copy:v5.9").find("skipped").get("message")
+    assert case(suite, "wpdiff.crosshair.v5.9", "no-wrong-cow").find("skipped") is not None
+
+
+def test_junit_a_search_of_a_users_fast_path_decides_its_base_eras_invariants():
+    report = Report("check --engine crosshair --fastpath mypkg.cow:fast --base v6.15", ["v6.15"])
+    report.runs.append(EngineRun("crosshair:soundness:mypkg.cow:fast", Verdict.BUDGET, 800, 30.0))
+    suite = suites(junit(report, []))["crosshair"]
+    invariants = [i.id for i in INVARIANTS.values() if i.applies_to("v6.15")]
+    assert [(tc.get("classname"), tc.get("name")) for tc in suite.findall("testcase")] == [
+        ("wpdiff.crosshair.v6.15", inv) for inv in invariants]
+    assert suite.get("skipped") == str(len(invariants))
+
+
+def test_junit_a_run_that_decides_no_grid_case_is_a_case_of_its_own():
+    report = Report("check --engine crosshair --fastpath mypkg.cow:fast --base v6.15", ["v6.15"])
+    report.runs.append(EngineRun("crosshair:mypkg.cow:fast", Verdict.EXHAUSTED, 0, 2.0, "faithfulness whole"))
+    tc = case(suites(junit(report, []))["crosshair"], "wpdiff.crosshair", "mypkg.cow:fast")
+    assert tc.find("skipped") is None and tc.find("failure") is None
+    assert "all paths exhausted" in tc.find("system-out").text
+
+
+def test_junit_of_a_comparison_lists_its_classes():
+    report = Report("compare v5.9 v5.18", ["v5.9", "v5.18"],
+                    divergences=[era_vs_era("v5.9", "v5.18", FRESH_IN_LRU_BATCH)])
+    suite = suites(junit(report, []))["exhaustive"]
+    tc = case(suite, "wpdiff.exhaustive.v5.9", "differs from v5.18")
+    assert suite.get("failures") == "0" and "decide differently" in tc.find("system-out").text
+
+
+# ---------------------------------------------------------------- SARIF
+
+
+def check_sarif(doc: dict) -> None:
+    """The required properties of SARIF 2.1.0 for the objects wpdiff writes,
+    and every rule and notification referred to is described."""
+    assert doc["version"] == "2.1.0" and isinstance(doc["runs"], list)
+    for run in doc["runs"]:
+        driver = run["tool"]["driver"]
+        assert isinstance(driver["name"], str)
+        rules = [r["id"] for r in driver["rules"]]
+        assert len(rules) == len(set(rules))
+        for result in run["results"]:
+            assert isinstance(result["message"]["text"], str)
+            assert result["ruleId"] in rules
+            assert result["level"] in ("none", "note", "warning", "error")
+            for location in result["locations"]:
+                assert "physicalLocation" in location or location["logicalLocations"]
+                if "physicalLocation" in location:
+                    assert isinstance(location["physicalLocation"]["artifactLocation"]["uri"], str)
+        notes = [n["id"] for n in driver.get("notifications", [])]
+        for invocation in run.get("invocations", []):
+            assert isinstance(invocation["executionSuccessful"], bool)
+            for n in invocation.get("toolExecutionNotifications", []):
+                assert isinstance(n["message"]["text"], str)
+                assert n["descriptor"]["id"] in notes
+                assert n["level"] in ("none", "note", "warning", "error")
+
+
+def uris(result: dict) -> List[str]:
+    return [loc["physicalLocation"]["artifactLocation"]["uri"]
+            for loc in result["locations"] if "physicalLocation" in loc]
+
+
+def test_sarif_has_no_placeholder_uri_and_is_valid():
+    report = Report("check --era v5.7", ["v5.7"], runs=[EngineRun("exhaustive", Verdict.DIVERGENCE, 10, 1.0)],
+                    divergences=[model_finding("v5.7", "no-missed-cow", PIPE_BEFORE_FORK),
+                                 unfaithful("v5.7", "exhaustive"), era_vs_era("v5.9", "v5.18", FRESH_IN_LRU_BATCH)])
+    text = sarif(report, [])
+    assert "example.invalid" not in text and "informationUri" not in text
+    doc = json.loads(text)
+    check_sarif(doc)
+    results = doc["runs"][0]["results"]
+    assert [uris(r) for r in results] == [["spec/eras/v5_7.py"], ["impl/fastpath/v5_7.py"], ["spec/eras/v5_9.py"]]
+    assert doc["runs"][0]["invocations"][0]["commandLine"] == "wpdiff check --era v5.7"
+
+
+def test_sarif_reports_missing_history_and_budget_hits():
+    report = Report("check --engine crosshair --era v5.7", ["v5.7"])
+    report.runs += [EngineRun("crosshair:builtin:v5.7", Verdict.BUDGET, 0, 120.0, "faithfulness"),
+                    EngineRun("crosshair:soundness:v5.7", Verdict.BUDGET, 900, 30.0, "30 s budget"),
+                    EngineRun("crosshair:wp_page_copy:v5.7", Verdict.EXHAUSTED, 0, 10.0)]
+    doc = json.loads(sarif(report, ["v5.7:no-missed-cow (crosshair)"]))
+    check_sarif(doc)
+    (result,) = doc["runs"][0]["results"]
+    assert result["ruleId"] == "history-not-reproduced" and result["level"] == "error"
+    assert result["properties"] == {"era": "v5.7", "invariant": "no-missed-cow", "engine": "crosshair"}
+    assert uris(result) == ["spec/eras/v5_7.py"]
+    notes = doc["runs"][0]["invocations"][0]["toolExecutionNotifications"]
+    # a proof that hit its budget is a warning (exit 3); a search always ends on its budget: a note
+    assert [(n["properties"]["engine"], n["level"]) for n in notes] == [
+        ("crosshair:builtin:v5.7", "warning"), ("crosshair:soundness:v5.7", "note")]
+    assert notes[0]["message"]["text"] == "crosshair:builtin:v5.7: budget hit, no verdict (faithfulness)"
+
+
+def users_finding(target: str) -> Divergence:
+    word = concretize("v6.15", SOLE_MAPPING)
+    return Divergence(era="v6.15", compared=Compared.FAITHFULNESS, state=SOLE_MAPPING,
+                      word=word, kernel_saw=describe("v6.15", word),
+                      explanation=f"{target} decides differently from v6.15 on 1 state(s)", engine="exhaustive",
+                      target=target, expected=True)
+
+
+@pytest.fixture
+def users_module(tmp_path, monkeypatch) -> Path:
+    """A user's fast-path module, wpdiff_users_cow.py, importable from tmp_path/src."""
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "wpdiff_users_cow.py").write_text("def fast(word):\n    return word, 0\n")
+    monkeypatch.syspath_prepend(str(src))
+    return src / "wpdiff_users_cow.py"
+
+
+def test_sarif_points_at_a_users_module_relative_to_the_current_directory(users_module, monkeypatch):
+    monkeypatch.chdir(users_module.parent.parent)
+    doc = json.loads(sarif(Report("check", ["v6.15"], divergences=[users_finding("wpdiff_users_cow:fast")]), []))
+    check_sarif(doc)
+    (result,) = doc["runs"][0]["results"]
+    assert uris(result) == ["src/wpdiff_users_cow.py"]
+    assert result["locations"][0]["logicalLocations"] == [{"fullyQualifiedName": "wpdiff_users_cow:fast",
+                                                           "kind": "function"}]
+
+
+def test_sarif_points_at_a_users_module_outside_the_current_directory(users_module, monkeypatch, tmp_path):
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    (result,) = json.loads(sarif(Report("check", ["v6.15"], divergences=[users_finding("wpdiff_users_cow:fast")]),
+                                 []))["runs"][0]["results"]
+    assert uris(result) == [users_module.resolve().as_uri()]
+
+
+def test_sarif_of_a_users_module_that_cannot_be_found_names_the_function_only():
+    doc = json.loads(sarif(Report("check", ["v6.15"], divergences=[users_finding("no_such_pkg.cow:fast")]), []))
+    check_sarif(doc)
+    (result,) = doc["runs"][0]["results"]
+    assert result["locations"] == [{"logicalLocations": [{"fullyQualifiedName": "no_such_pkg.cow:fast",
+                                                          "kind": "function"}]}]
+
+
+# ---------------------------------------------------------------- replay
+
+
+@pytest.fixture(scope="module")
+def saved() -> dict:
+    """A report as wpdiff writes it: a model's finding, an era-vs-era class
+    and a built-in fast path's faithfulness divergence."""
+    report = Report("check", ["v5.7", "v5.9"], runs=[EngineRun("exhaustive", Verdict.DIVERGENCE, 10, 1.0)],
+                    divergences=[model_finding("v5.7", "no-missed-cow", PIPE_BEFORE_FORK),
+                                 era_vs_era("v5.9", "v5.18", FRESH_IN_LRU_BATCH), unfaithful("v5.9", "exhaustive")])
+    return json.loads(report.to_json())
+
+
+def replay(path: Path, capsys) -> tuple:
+    code = main(["replay", str(path)])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_the_saved_report_replays(saved, tmp_path, capsys):
+    path = tmp_path / "report.json"
+    path.write_text(json.dumps(saved))
+    code, out, err = replay(path, capsys)
+    assert (code, err) == (1, "")
+    assert out.count("[reproduced exactly]") == 2 and out.count("[no longer happens]") == 1
+
+
+def set_(where: str, value: object):
+    """An edit of the saved report: set the value at `where` ("divergences.0.word")."""
+    def edit(data: dict) -> None:
+        *path, last = where.split(".")
+        for key in path:
+            data = data[int(key) if isinstance(data, list) else key]
+        data[int(last) if isinstance(data, list) else last] = value
+    return edit
+
+
+def drop(where: str):
+    def edit(data: dict) -> None:
+        *path, last = where.split(".")
+        for key in path:
+            data = data[int(key) if isinstance(data, list) else key]
+        del data[last]
+    return edit
+
+
+ERA_LIST = ", ".join(ERAS)
+
+
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (set_("divergences", None), "divergences: expected a list of divergences, got null"),
+        (set_("divergences.2", 5), "divergences[2]: expected a divergence (an object), got 5"),
+        (set_("divergences.1.other_era", "v9"),
+         f"divergences[1].other_era: expected the era it is compared with, one of {ERA_LIST}, got \"v9\""),
+        (set_("divergences.1.other_era", None), "divergences[1].other_era: expected the era it is compared with"),
+        (set_("divergences.0.other_era", "v5.8"),
+         "divergences[0].other_era: expected null, got \"v5.8\": a soundness divergence names no second era"),
+        (set_("divergences.0.state", None),
+         "divergences[0].state: expected the abstract state (an object), got null: only a faithfulness divergence"),
+        (set_("divergences.0.era", 5.9), f"divergences[0].era: expected an era, one of {ERA_LIST}, got 5.9"),
+        (set_("divergences.0.era", ["v5.7"]), "divergences[0].era: expected an era, one of v5.7"),
+        (set_("divergences.0.era", "v5.20"), "divergences[0].era: expected an era, one of v5.7"),
+        (set_("divergences.0.word", -1),
+         "divergences[0].word: expected the packed word: an integer from 0 to 2**63 - 1, got -1"),
+        (set_("divergences.0.word", 2**63), "divergences[0].word: expected the packed word: an integer from 0 to "
+                                            f"2**63 - 1, got {2**63}"),
+        (set_("divergences.0.word", "16"), "divergences[0].word: expected the packed word"),
+        (set_("divergences.0.word", True), "divergences[0].word: expected the packed word"),
+        (drop("divergences.0.word"), "divergences[0].word: missing; a divergence has era, compared, state, word"),
+        (set_("divergences.0.compared", "magic"),
+         "divergences[0].compared: expected one of 'faithfulness', 'soundness', 'era-vs-era', got \"magic\""),
+        (set_("divergences.0.invariant", "no-such"), "divergences[0].invariant: expected the invariant broken, one of "
+                                                     + ", ".join(INVARIANTS)),
+        (set_("divergences.0.invariant", None), "divergences[0].invariant: expected the invariant broken"),
+        (set_("divergences.2.invariant", "no-missed-cow"),
+         "divergences[2].invariant: expected null, got \"no-missed-cow\": "
+         "a faithfulness divergence names no invariant"),
+        (set_("divergences.2.target", "model:v5.9"), "divergences[2].target: expected a fast path"),
+        (set_("divergences.0.target", "builtin:v5.9"),
+         "divergences[0].target: expected 'builtin:v5.7' (the divergence's era)"),
+        (set_("divergences.0.target", 5), "divergences[0].target: expected 'model:v5.7', 'builtin:v5.7' or a fast "
+                                          "path's 'package.module:function', got 5"),
+        (set_("divergences.0.kernel_saw", {}), "divergences[0].kernel_saw: expected the word unpacked"),
+        (set_("divergences.0.count", 0), "divergences[0].count: expected an integer >= 1, got 0"),
+        (set_("divergences.0.explanation", None), "divergences[0].explanation: expected a string, got null"),
+        (set_("divergences.0.state.page.nr_pages", 3),
+         "divergences[0].state: a saved state cannot exist: Page.nr_pages"),
+        (set_("divergences.0.state.refcount", 2), "divergences[0].state: not an abstract state"),
+        (set_("divergences.0.spec", {"decision": "maybe"}), "divergences[0].spec: not an outcome"),
+        (set_("divergences.2.fast_path", "reuse"),
+         "divergences[2].fast_path: expected a fast path's result (an object)"),
+        (set_("runs.0.verdict", "maybe"), "runs[0]: not an engine run: ValueError: 'maybe' is not a valid Verdict"),
+        (set_("runs", None), "runs: expected a list of engine runs, got null"),
+        (set_("schema_version", 2), "schema_version: expected 1 (the reports this wpdiff writes), got 2"),
+    ],
+)
+def test_a_corrupt_report_exits_2_saying_where_and_what(saved, tmp_path, capsys, edit, message):
+    data = copy.deepcopy(saved)
+    edit(data)
+    path = tmp_path / "corrupt.json"
+    path.write_text(json.dumps(data))
+    code, out, err = replay(path, capsys)
+    assert code == 2
+    assert err.startswith(f"wpdiff: error: {path}: ") and message in err, err
+    assert out == ""  # nothing replayed before the file was refused
+
+
+def test_a_corrupt_single_divergence_names_the_field(saved, tmp_path, capsys):
+    one = dict(saved["divergences"][1], other_era="v9")
+    path = tmp_path / "one.json"
+    path.write_text(json.dumps(one))
+    code, out, err = replay(path, capsys)
+    assert code == 2 and err.startswith(f"wpdiff: error: {path}: other_era: expected the era it is compared with")
+
+
+def test_a_fast_path_that_cannot_be_loaded_exits_2_before_any_replay(saved, tmp_path, capsys):
+    data = copy.deepcopy(saved)
+    data["divergences"][2]["target"] = "no_such_pkg.cow:fast"
+    path = tmp_path / "users.json"
+    path.write_text(json.dumps(data))
+    code, out, err = replay(path, capsys)
+    assert code == 2 and out == ""
+    assert f"{path}: divergences[2].target: cannot load the fast path it names:" in err
+    assert "cannot import no_such_pkg.cow" in err
+
+
+@pytest.mark.parametrize("name, message", [
+    ("raises_when_mapped_twice", "raised KeyError: 'no such field' on the word {word:#x} saved in the report"),
+    ("negative_when_mapped_twice", "returned (-1, 0) for the word {word:#x} saved in the report"),
+])
+def test_a_fast_path_that_fails_on_the_saved_word_exits_2(tmp_path, capsys, monkeypatch, name, message):
+    monkeypatch.syspath_prepend(str(TESTS))
+    state = FaultState(page=Page(holders=(mapping(0), mapping(1))))  # mapped twice: the probe's state is not
+    word = concretize("v6.15", state)
+    saved = dict(users_finding(f"userpaths:{name}").to_dict(encode_json=True), state=json.loads(state.to_json()),
+                 word=word, kernel_saw=describe("v6.15", word))
+    path = tmp_path / "fails.json"
+    path.write_text(json.dumps(saved))
+    code, out, err = replay(path, capsys)
+    assert code == 2 and out == ""
+    assert err.startswith(f"wpdiff: error: {path}: the divergence: fast path userpaths:{name} ")
+    assert message.format(word=word) in err
