@@ -19,14 +19,28 @@ Installed with wpdiff (entry point ``pytest11``).  Two ways in:
 Options (all ``--wpdiff-...``): ``--wpdiff-engine`` (exhaustive,
 hypothesis, crosshair, all), ``--wpdiff-space``, ``--wpdiff-profile``,
 ``--wpdiff-budget``, ``--wpdiff-jobs``.
+
+Input a check cannot work with -- an unknown era, a fast path that cannot be
+imported, or that raises or returns no result when first called -- is a
+usage error for the options (exit 4) and fails the test for the fixture,
+with the reason in one line.
 """
 
 import os
-from typing import Callable, List, Optional
+import re
+from typing import TYPE_CHECKING, Callable, List, Optional, Sequence
 
 import pytest
 
+if TYPE_CHECKING:
+    from .targets import Target
+
 ENGINES = ("exhaustive", "hypothesis", "crosshair", "all")
+# wpdiff.diff.exhaustive.SPACES and the names of wpdiff.diff.hypo.PROFILES,
+# spelled out so that parsing pytest's options does not import the engines
+# (tests/test_plugin.py checks that they agree).
+SPACES = ("small", "full", "visible")
+PROFILES = ("dev", "ci", "thorough", "crosshair")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -35,8 +49,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--wpdiff-base", metavar="ERA", help="the era the fast path changes")
     group.addoption("--wpdiff-eras", action="store_true", help="add one test item per era (built-in fast paths, history)")
     group.addoption("--wpdiff-engine", choices=ENGINES, default="exhaustive", help="engine (default: exhaustive)")
-    group.addoption("--wpdiff-space", default="small", help="exhaustive space: small, full or visible")
-    group.addoption("--wpdiff-profile", default="dev", help="Hypothesis profile: dev, ci, thorough, crosshair")
+    group.addoption("--wpdiff-space", choices=SPACES, default="small", help="exhaustive space (default: small)")
+    group.addoption("--wpdiff-profile", choices=PROFILES, default="dev", help="Hypothesis profile (default: dev)")
     group.addoption("--wpdiff-budget", type=float, default=None,
                     help="CrossHair seconds per proof, a quarter of it per era's soundness search (default: 120)")
     group.addoption("--wpdiff-jobs", type=int, default=os.cpu_count() or 1, help="worker processes")
@@ -46,18 +60,31 @@ class WpdiffFailure(Exception):
     pass
 
 
-def _run(config: pytest.Config, eras: List[str], fastpath: Optional[str], base: Optional[str]) -> str:
-    """Run the check; return the text report, raise WpdiffFailure with it if
-    anything is unexpected."""
+def _load(fastpath: str, base: str, spelling: str) -> "Target":
+    """``targets.load(fastpath, base)``; its BadInput names the inputs as the
+    caller spells them (`spelling` + ``fastpath``, `spelling` + ``base``)
+    where the CLI's says ``--fastpath``, ``--base``."""
+    from .targets import BadInput, load
+
+    try:
+        return load(fastpath, base)
+    except BadInput as e:
+        raise BadInput(re.sub(r"^--(fastpath|base)\b", spelling + r"\1", str(e))) from None
+
+
+def _run(config: pytest.Config, targets: Sequence["Target"]) -> str:
+    """Check `targets` against their eras' models (the built-in fast paths
+    against the history too); return the text report, raise WpdiffFailure
+    with it if anything is unexpected."""
     from .check import missing_history, run_exhaustive
     from .render import text
     from .report import Report
-    from .targets import builtin, load
 
-    targets = [load(fastpath, base)] if fastpath else [builtin(e) for e in eras]
+    eras = [t.era for t in targets]
+    builtins = all(t.builtin for t in targets)
     engine = config.getoption("wpdiff_engine")
     engines = ("exhaustive", "hypothesis", "crosshair") if engine == "all" else (engine,)
-    report = Report(command=f"pytest check {fastpath or ' '.join(eras)}", eras=eras)
+    report = Report(command="pytest check " + " ".join(eras if builtins else [t.name for t in targets]), eras=eras)
     missing: List[str] = []
     for name in engines:
         if name == "exhaustive":
@@ -70,7 +97,7 @@ def _run(config: pytest.Config, eras: List[str], fastpath: Optional[str], base: 
             from .symbolic import run_crosshair
 
             run_crosshair(report, eras, targets, config.getoption("wpdiff_budget"))
-        if not fastpath:
+        if builtins:
             missing += missing_history(report, name, eras)
     rendered = text(report, missing)
     if report.unexpected() or missing or report.unproved():
@@ -82,26 +109,39 @@ def _run(config: pytest.Config, eras: List[str], fastpath: Optional[str], base: 
 def wpdiff_check(request: pytest.FixtureRequest) -> Callable[..., str]:
     """``wpdiff_check(fastpath, base=ERA)`` or ``wpdiff_check(eras=[...])``:
     run a check with the session's --wpdiff-* options; fail on anything
-    unexpected, return the text report otherwise."""
+    unexpected or on input it cannot check, return the text report otherwise."""
 
     def check(fastpath: Optional[str] = None, base: Optional[str] = None, eras: Optional[List[str]] = None) -> str:
-        from wpdiff.spec import ERAS
+        from wpdiff.spec import ERAS, UnknownEra
 
+        from .targets import BadInput, builtin
+
+        # The failures are pytest.fail()'s, raised from None: the message
+        # says it all, once (not again as the exception being handled).
         try:
-            return _run(request.config, [base] if fastpath else list(eras or ERAS), fastpath, base)
+            if fastpath:
+                if not base:
+                    raise BadInput("a fast path needs base=ERA: the era it changes")
+                targets = [_load(fastpath, base, "")]
+            else:
+                targets = [builtin(e) for e in eras or ERAS]
+        except (BadInput, UnknownEra) as e:
+            raise pytest.fail.Exception(f"wpdiff_check: {e}", pytrace=False) from None
+        try:
+            return _run(request.config, targets)
         except WpdiffFailure as e:
-            pytest.fail(str(e), pytrace=False)
+            raise pytest.fail.Exception(str(e), pytrace=False) from None
 
     return check
 
 
 class WpdiffItem(pytest.Item):
-    def __init__(self, *, eras: List[str], fastpath: Optional[str], base: Optional[str], **kwargs: object) -> None:
+    def __init__(self, *, targets: Sequence["Target"], **kwargs: object) -> None:
         super().__init__(**kwargs)
-        self.eras, self.fastpath, self.base = eras, fastpath, base
+        self.targets = targets
 
     def runtest(self) -> None:
-        _run(self.config, self.eras, self.fastpath, self.base)
+        _run(self.config, self.targets)
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo, style: object = None) -> str:
         if isinstance(excinfo.value, WpdiffFailure):
@@ -114,13 +154,23 @@ class WpdiffItem(pytest.Item):
 
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: List[pytest.Item]) -> None:
     fastpath = config.getoption("wpdiff_fastpath")
+    base = config.getoption("wpdiff_base")
     if fastpath:
-        base = config.getoption("wpdiff_base")
+        from .targets import BadInput
+
         if not base:
-            raise pytest.UsageError("--wpdiff-fastpath needs --wpdiff-base ERA")
-        items.append(WpdiffItem.from_parent(session, name=f"check[{fastpath}]", eras=[base], fastpath=fastpath, base=base))
+            raise pytest.UsageError("--wpdiff-fastpath needs --wpdiff-base ERA: the era your fast path changes")
+        try:
+            target = _load(fastpath, base, "--wpdiff-")
+        except BadInput as e:
+            raise pytest.UsageError(str(e)) from None
+        items.append(WpdiffItem.from_parent(session, name=f"check[{fastpath}]", targets=[target]))
+    elif base:
+        raise pytest.UsageError("--wpdiff-base is for --wpdiff-fastpath")
     if config.getoption("wpdiff_eras"):
         from wpdiff.spec import ERAS
 
+        from .targets import builtin
+
         for era in ERAS:
-            items.append(WpdiffItem.from_parent(session, name=f"check[{era}]", eras=[era], fastpath=None, base=None))
+            items.append(WpdiffItem.from_parent(session, name=f"check[{era}]", targets=[builtin(era)]))
