@@ -11,7 +11,7 @@ Bit 63 stays clear so that a word is also a non-negative int64.
 
 | field | bits | holds |
 |---|---|---|
-| flags | 0-19 | ``page->flags`` bits 0..19 in the era's numbering (``PAGE_FLAGS``) |
+| flags | 0-19 | ``page->flags`` bits 0..19 in the era's numbering (``PAGE_FLAGS``); PG_locked set: someone else holds the page lock, so ``trylock_page()`` fails |
 | mapping | 20-21 | ``page->mapping & 3``: PAGE_MAPPING_ANON 1, PAGE_MAPPING_KSM 3, a file page 0 |
 | refcount | 22-33 | ``_refcount``; a pin adds GUP_PIN_COUNTING_BIAS (1024) on a small folio, 1 on a large one |
 | mapcount | 34-36 | ``_mapcount`` of the faulting page, two's complement (-1 = unmapped) |
@@ -162,9 +162,12 @@ V5_10 = PageFlags("v5.10", locked=0, dirty=3, lru=4, owner_priv_1=10, writeback=
 CURRENT = PageFlags("current", locked=0, dirty=4, lru=5, owner_priv_1=10, writeback=1, head=6, swapbacked=17,
                     anon_exclusive=11)
 
-# Which numbering each era's word uses.  The releases between 6.7 and 6.15
-# that moved each bit are not pinned down here; the model gives v6.10 the
-# current numbering.
+# Which numbering each era's word uses.  The bits moved between 6.1 and the
+# current tree in steps not pinned down here ("mm: Rearrange page flags" and
+# others): v6.2 and v6.7 are given the v5.10 numbering and v6.10 the current
+# one, unchecked against their tagged trees.  No decision depends on it --
+# the fast paths read every flag through this table -- only the bit a
+# report names.
 PAGE_FLAGS: Dict[str, PageFlags] = {
     "v5.7": V5_10,
     "v5.8": V5_10,
