@@ -16,7 +16,6 @@ from typing import Callable
 import numpy as np
 
 from wpdiff.impl import layout as L
-from wpdiff.impl.fastpath import word as W
 
 PG = L.PAGE_FLAGS["v6.15"]
 
@@ -157,4 +156,4 @@ def build() -> Callable[[np.ndarray, np.ndarray, np.ndarray], None]:
     return run
 
 
-__all__ = ["build", "W"]
+__all__ = ["build"]
