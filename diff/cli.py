@@ -166,8 +166,11 @@ def cmd_compare(args: argparse.Namespace) -> int:
     classes = compare(args.a, args.b, args.space)
     report = Report(command=f"compare {args.a} {args.b}", eras=[args.a, args.b], divergences=classes)
     if args.format == "text":
-        total = sum(d.count for d in classes)
-        head = f"{args.a} and {args.b} decide differently on {total} admitted state(s), in {len(classes)} class(es)\n\n"
+        decided = [d for d in classes if d.spec.decision is not d.other.decision]
+        alike = [d for d in classes if d.spec.decision is d.other.decision]
+        head = (f"{args.a} and {args.b} decide differently on {sum(d.count for d in decided)} admitted state(s), "
+                f"in {len(decided)} class(es); they decide alike by other kernel events on "
+                f"{sum(d.count for d in alike)} more, in {len(alike)} class(es)\n\n")
         _emit(head + "\n\n".join(divergence_text(d) for d in classes) + "\n", args.output)
     else:
         _emit(render(report, args.format, []), args.output)
