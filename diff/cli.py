@@ -11,7 +11,7 @@ from wpdiff.spec.history import FINDINGS
 
 from . import exhaustive
 from .check import missing_history, run_exhaustive
-from .render import FORMATS, divergence_text, render, write_atomically
+from .render import FORMATS, check_writable, divergence_text, render, write_atomically
 from .report import Report
 from .targets import BadInput, builtin, load
 
@@ -24,6 +24,14 @@ exit codes:
      raises or returns garbage, a corrupt report file
   3  a symbolic proof hit its budget without a verdict (a soundness search
      that finds nothing ends on its budget too: that is not counted)
+"""
+REPLAY_EXIT_CODES = """\
+exit codes:
+  0  no divergence in the file happens any more
+  1  at least one still happens -- expected ones too: replay says whether
+     a divergence happens, not whether history records it
+  2  bad input or usage: the file is not a wpdiff report or divergence,
+     or a fast path it names cannot be loaded or run
 """
 ENGINES = ("exhaustive", "hypothesis", "crosshair")
 
@@ -80,7 +88,7 @@ def _parser() -> argparse.ArgumentParser:
     compare.add_argument("-o", "--output", metavar="FILE")
 
     replay = sub.add_parser("replay", help="rerun the divergences saved in a JSON report",
-                            epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
+                            epilog=REPLAY_EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
     replay.add_argument("file")
 
     explain = sub.add_parser("explain", help="an invariant or an era, in English",
@@ -122,6 +130,10 @@ def cmd_eras() -> int:
 
 def cmd_check(args: argparse.Namespace, argv: Sequence[str]) -> int:
     era_ids = _eras(args.era)
+    if args.output:
+        check_writable(args.output)
+    if args.jobs < 1:
+        raise BadInput(f"--jobs: expected a number of worker processes >= 1, got {args.jobs}")
     if args.budget is not None and not args.budget > 0:
         raise BadInput(f"--budget: expected a number of seconds > 0, got {args.budget:g}")
     if args.fastpath:
@@ -148,7 +160,7 @@ def cmd_check(args: argparse.Namespace, argv: Sequence[str]) -> int:
 
             run_crosshair(report, era_ids, targets, args.budget, _progress)
         if not args.fastpath:
-            missing += [f"{m} ({engine})" for m in missing_history(report, engine, era_ids)]
+            missing += [f"{m} ({engine})" for m in missing_history(report, engine, era_ids, args.space)]
     _emit(render(report, args.format, missing), args.output)
     if report.unexpected() or missing:
         return 1
@@ -163,6 +175,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
     for e in (args.a, args.b):
         if e not in ERAS:
             raise BadInput(f"unknown era {e!r}; expected one of {', '.join(ERAS)}")
+    if args.output:
+        check_writable(args.output)
     classes = compare(args.a, args.b, args.space)
     report = Report(command=f"compare {args.a} {args.b}", eras=[args.a, args.b], divergences=classes)
     if args.format == "text":

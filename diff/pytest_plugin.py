@@ -98,7 +98,7 @@ def _run(config: pytest.Config, targets: Sequence["Target"]) -> str:
 
             run_crosshair(report, eras, targets, config.getoption("wpdiff_budget"))
         if builtins:
-            missing += missing_history(report, name, eras)
+            missing += missing_history(report, name, eras, config.getoption("wpdiff_space"))
     rendered = text(report, missing)
     if report.unexpected() or missing or report.unproved():
         raise WpdiffFailure(rendered)

@@ -13,6 +13,7 @@ from xml.etree import ElementTree as ET
 from wpdiff.spec import ERAS, INVARIANTS
 
 from .report import SEARCH_RUN, Compared, Divergence, EngineRun, Report, Verdict
+from .targets import BadInput
 
 FORMATS = ("text", "json", "sarif", "junit")
 HISTORY_RULE = "history-not-reproduced"  # SARIF: a history finding the check did not reproduce
@@ -108,6 +109,8 @@ def text(report: Report, missing: List[str]) -> str:
     verdict = "nothing unexpected" if not unexpected and not missing else (
         f"{len(unexpected)} unexpected divergence(s)" + (f", {len(missing)} history finding(s) missing" if missing else "")
     )
+    if unproved:
+        verdict += f"; {len(unproved)} symbolic proof(s) hit the budget without a verdict"
     out.append(f"verdict: {verdict}")
     return "\n".join(out) + "\n"
 
@@ -360,10 +363,27 @@ def render(report: Report, fmt: str, missing: List[str]) -> str:
     raise ValueError(f"unknown format {fmt!r}; expected one of {', '.join(FORMATS)}")
 
 
+def check_writable(path: str) -> None:
+    """Refuse an output path that cannot be written, before any work is done."""
+    folder = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(path):
+        raise BadInput(f"-o {path}: is a directory; expected a file name")
+    if not os.path.isdir(folder):
+        raise BadInput(f"-o {path}: no directory {folder}")
+    if not os.access(folder, os.W_OK):
+        raise BadInput(f"-o {path}: cannot write into {folder}")
+
+
 def write_atomically(path: str, content: str) -> None:
     """Write `content` to `path` whole or not at all."""
-    tmp = f"{path}.tmp-{os.getpid()}"
-    with open(tmp, "w") as f:
-        f.write(content)
-    os.replace(tmp, path)
+    check_writable(path)
+    tmp = os.path.join(os.path.dirname(os.path.abspath(path)), f".{os.path.basename(path)}.tmp-{os.getpid()}")
+    try:
+        with open(tmp, "w") as f:
+            f.write(content)
+        os.replace(tmp, path)
+    except OSError as e:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise BadInput(f"-o {path}: cannot write: {e.strerror}") from None
 

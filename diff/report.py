@@ -7,7 +7,7 @@ would catch it, and the engine and seed that found it.  A :class:`Report`
 is a run: the engines' verdicts, the era x invariant table, the divergences.
 Both serialize with dataclasses-json; ``wpdiff replay FILE`` reruns a saved
 divergence.  The JSON schema is ``Report.schema()`` (marshmallow), and
-``docs`` in the README describes every field.
+the README's "Reports" section says what the fields hold.
 """
 
 from dataclasses import dataclass, field

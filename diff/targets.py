@@ -8,6 +8,8 @@ model, and which guarantees it keeps.
 """
 
 import importlib
+import os
+import sys
 from dataclasses import dataclass
 from typing import Callable, Tuple
 
@@ -48,6 +50,8 @@ def load(spec: str, base: str) -> Target:
     module_name, sep, attr = spec.partition(":")
     if not sep or not module_name or not attr:
         raise BadInput(f"--fastpath {spec!r}: expected 'package.module:function'")
+    if os.getcwd() not in sys.path:  # as `python -m` would: a module beside the user is found
+        sys.path.insert(0, os.getcwd())
     try:
         module = importlib.import_module(module_name)
     except Exception as e:
