@@ -73,7 +73,8 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("--budget", type=float, default=None, metavar="SECONDS",
                        help="CrossHair: seconds per proof, a quarter of it per era's soundness search (default: 120)")
     check.add_argument("--seed", type=int, default=None, help="Hypothesis seed, for a reproducible run")
-    check.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="worker processes (default: all cores)")
+    check.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
+                       help="worker processes, or CrossHair processes at a time (default: all cores)")
     check.add_argument("--fastpath", metavar="MODULE:FUNCTION", help="your fast path over the packed word")
     check.add_argument("--base", metavar="ERA", help="the era your fast path changes (with --fastpath)")
     check.add_argument("--format", choices=FORMATS, default="text")
@@ -139,6 +140,8 @@ def cmd_check(args: argparse.Namespace, argv: Sequence[str]) -> int:
     if args.fastpath:
         if not args.base:
             raise BadInput("--fastpath needs --base ERA: the era your fast path changes")
+        if args.era:
+            raise BadInput("--era is for the built-in eras; with --fastpath, --base names the era checked")
         targets = [load(args.fastpath, args.base)]
         era_ids = [args.base]
     else:
@@ -158,7 +161,7 @@ def cmd_check(args: argparse.Namespace, argv: Sequence[str]) -> int:
         else:
             from .symbolic import run_crosshair
 
-            run_crosshair(report, era_ids, targets, args.budget, _progress)
+            run_crosshair(report, era_ids, targets, args.budget, _progress, args.jobs)
         if not args.fastpath:
             missing += [f"{m} ({engine})" for m in missing_history(report, engine, era_ids, args.space)]
     _emit(render(report, args.format, missing), args.output)
