@@ -49,7 +49,7 @@ def test_eras_and_explain(capsys):
 def test_check_prints_the_table_and_nothing_unexpected():
     run = wpdiff("check", "--era", "v5.9", "--era", "v6.15")
     assert run.returncode == 0, run.stdout + run.stderr
-    assert re.search(r"exhaustive +v5\.9 +flush-before-copy \(64\), no-wrong-cow \(300\)", run.stdout)
+    assert re.search(r"exhaustive +v5\.9 +flush-before-copy \(72\), no-wrong-cow \(300\)", run.stdout)
     assert re.search(r"exhaustive +v6\.15 +nothing", run.stdout)
     assert run.stdout.rstrip().endswith("verdict: nothing unexpected")
 
@@ -63,10 +63,22 @@ def test_check_prints_the_table_and_nothing_unexpected():
         (["check", "--fastpath", "userpaths:missing", "--base", "v6.15"], "has no function 'missing'"),
         (["check", "--fastpath", "userpaths:raises", "--base", "v6.15"], "raised KeyError: 'no such field'"),
         (["check", "--fastpath", "userpaths:returns_garbage", "--base", "v6.15"], "returned 'reuse'"),
-        (["check", "--fastpath", "userpaths:returns_three", "--base", "v6.15"], "two non-negative ints"),
+        (["check", "--fastpath", "userpaths:returns_three", "--base", "v6.15"], "two ints in 0 .. 2**63 - 1"),
+        *(
+            (["check", "--fastpath", f"userpaths:{name}", "--base", "v6.15", "--engine", engine], message)
+            for name, message in (
+                ("raises_when_mapped_twice", "raised KeyError: 'no such field' on the word 0x"),
+                ("negative_when_mapped_twice", "returned (-1, 0) for the word 0x"),
+            )
+            for engine in ("exhaustive", "hypothesis")
+        ),
         (["check", "--fastpath", "userpaths:same_as_v6_15"], "needs --base ERA"),
         (["check", "--fastpath", "userpaths:same_as_v6_15", "--base", "v9"], "--base: unknown era 'v9'"),
         (["compare", "v5.9", "v7"], "unknown era 'v7'"),
+        (["check", "--era", "v6.15", "-o", "/nonexistent/dir/report.txt"], "no directory /nonexistent/dir"),
+        (["compare", "v5.9", "v5.18", "-o", str(ROOT)], "is a directory; expected a file name"),
+        (["check", "--jobs", "0"], "--jobs: expected a number of worker processes >= 1, got 0"),
+        (["check", "--fastpath", "userpaths:same_as_v6_15", "--base", "v6.15", "--era", "v5.9"], "--era is for"),
         (["explain", "no-such-thing"], "neither an invariant"),
     ],
 )
@@ -84,6 +96,27 @@ def test_usage_errors_exit_2():
 def test_a_users_fast_path_that_keeps_the_guarantees_passes():
     run = wpdiff("check", "--fastpath", "userpaths:same_as_v6_15", "--base", "v6.15")
     assert run.returncode == 0, run.stdout
+
+
+def test_a_users_fast_path_is_found_beside_the_user(tmp_path):
+    # as the README has it: wpdiff check --fastpath mypkg.cow:do_wp_page, run where mypkg is
+    (tmp_path / "mypkg").mkdir()
+    (tmp_path / "mypkg" / "__init__.py").write_text("")
+    (tmp_path / "mypkg" / "cow.py").write_text(
+        "from wpdiff.impl.fastpath import FASTPATHS\n\ndo_wp_page = FASTPATHS['v6.15']\n")
+    run = wpdiff("check", "--fastpath", "mypkg.cow:do_wp_page", "--base", "v6.15", cwd=tmp_path)
+    assert run.returncode == 0, run.stdout + run.stderr
+
+
+def test_the_visible_space_looks_only_for_history_without_other_mms():
+    # its states give every reference to the faulting mm: no-missed-cow cannot show there
+    from wpdiff.diff.check import missing_history
+    from wpdiff.diff.report import Report
+
+    empty = Report("test", ["v5.7"])
+    assert "v5.7:no-missed-cow" in missing_history(empty, "exhaustive", ["v5.7"], "small")
+    visible = missing_history(empty, "exhaustive", ["v5.7"], "visible")
+    assert "v5.7:no-missed-cow" not in visible and "v5.7:flush-before-copy" in visible
 
 
 def test_a_users_fast_path_that_breaks_a_guarantee_fails():
@@ -116,7 +149,7 @@ def test_replay_of_a_single_divergence(json_report, tmp_path):
         ('{"divergences": [', "corrupt.json:1:18: not JSON"),
         ("[1, 2]", "expected a JSON object"),
         ('{"hello": 1}', "neither 'divergences' nor 'compared'"),
-        ('{"divergences": [{"era": "v5.9"}]}', "not a wpdiff report or divergence"),
+        ('{"divergences": [{"era": "v5.9"}]}', "the file: not a wpdiff report: KeyError: 'command'"),
     ],
 )
 def test_a_corrupt_report_exits_2_naming_the_file(tmp_path, content, message):
@@ -163,6 +196,15 @@ def test_compare_lists_classes_with_smallest_examples():
     assert run.returncode == 0
     assert "v5.9 and v5.18 decide differently on" in run.stdout
     assert "decides copy and v5.18 reuse" in run.stdout
+
+
+def test_compare_shows_eras_that_decide_alike_by_other_events():
+    # the seed patch and its fix: the same reuse, the page unlocked after the PTL or before it
+    run = wpdiff("compare", "v5.9-rc4", "v5.9")
+    assert run.returncode == 0
+    assert "decide differently on 0 admitted state(s)" in run.stdout
+    assert "both decide reuse but by other events (v5.9-rc4: trylock_page, wp_page_reuse, pte_unmap_unlock, " \
+           "unlock_page; v5.9: trylock_page, unlock_page, wp_page_reuse" in run.stdout
 
 
 def test_a_proof_that_hit_its_budget_is_not_called_agreement():

@@ -36,12 +36,14 @@ def test_hypothesis_reproduces_the_history_table():
     assert not [d for d in report.divergences if d.compared is Compared.FAITHFULNESS]
 
 
-@pytest.mark.parametrize("mutant_id", ["v5.7/no-pte-same", "v5.18/no-free-swap", "v6.15/shared-bit-ignored"])
-def test_hypothesis_catches_broken_fast_paths(mutant_id):
-    m = MUTANTS[mutant_id]
-    target = Target(f"mutant:{m.id}", m.era, m.load(), False)
-    found, _ = search(m.era, [target], "dev", seed=0, soundness=False, database=False)
-    assert found and found[0].key.startswith("faithfulness")
+def test_hypothesis_catches_95_percent_of_the_broken_fast_paths():
+    missed = []
+    for m in MUTANTS.values():
+        target = Target(f"mutant:{m.id}", m.era, m.load(), False)
+        found, _ = search(m.era, [target], "dev", seed=0, soundness=False, database=False)
+        if not (found and found[0].key.startswith("faithfulness")):
+            missed.append(m.id)
+    assert len(missed) <= 0.05 * len(MUTANTS), missed
 
 
 @pytest.mark.parametrize("era_id", ["v5.9", "v5.18"])
