@@ -37,6 +37,7 @@ most 14.
 from dataclasses import dataclass
 from typing import Dict, List, Sequence, Tuple
 
+from wpdiff.spec.eras.reachable import ORDER as ERA_ORDER
 from wpdiff.spec.outcome import Decision, Event
 
 
@@ -245,7 +246,10 @@ def describe(era_id: str, word: int) -> Dict[str, object]:
     """What the kernel saw, readably: the fields of `word` with the page flags
     and PTE / VMA bits named, for reports."""
     values: Dict[str, object] = dict(unpack(word))
-    names = PAGE_FLAGS[era_id].names()
+    pg = PAGE_FLAGS[era_id]
+    names = pg.names()
+    if ERA_ORDER.index(era_id) < ERA_ORDER.index("v5.19"):  # PG_anon_exclusive is 5.19's alias of the bit
+        names[pg.anon_exclusive] = "PG_mappedtodisk"
     flags = int(values["flags"])
     values["flags"] = [names.get(bit, f"bit {bit}") for bit in range(FIELD["flags"].width) if (flags >> bit) & 1]
     values["mapping"] = {0: "file or none", 1: "PAGE_MAPPING_ANON", 2: "movable", 3: "PAGE_MAPPING_KSM"}[int(values["mapping"])]

@@ -60,6 +60,7 @@ def test_page_flags_land_on_the_eras_bit_numbers():
     exclusive = FaultState(page=Page(holders=(mapping(0),), anon_exclusive=True))
     assert "PG_anon_exclusive" in describe("v5.19", concretize("v5.19", exclusive))["flags"]
     assert unpack(concretize("v5.19", exclusive))["flags"] >> 17 & 1  # PG_mappedtodisk
+    assert describe("v5.18", pack(flags=1 << V5_10.anon_exclusive))["flags"] == ["PG_mappedtodisk"]  # before the alias
     assert unpack(concretize("v6.15", exclusive))["flags"] >> 11 & 1  # PG_owner_2
 
 
