@@ -171,7 +171,6 @@ def sweep(
     for era_id in era_ids:
         words, after, trace, admitted = [], [], [], []
         findings: Dict[str, Finding] = {}
-        offset = 0
         for part in parts:
             w, a, t, ok, f = part[era_id]
             words += w
@@ -186,7 +185,6 @@ def sweep(
                     have.count += found.count
                     if size(found.state) < size(have.state):
                         have.state, have.message = found.state, found.message
-            offset += len(w)
         result.eras[era_id] = EraSweep(
             era_id,
             n,

@@ -23,6 +23,7 @@ from wpdiff.spec import era as spec_era
 from wpdiff.spec.outcome import Outcome
 from wpdiff.spec.state import (
     FaultKind,
+    GUP_PIN_COUNTING_BIAS,
     FaultState,
     HolderKind,
     Page,
@@ -49,7 +50,6 @@ from .layout import (
     MM_SHARED,
     ORDER,
     STABLE_NODE,
-    GUP_PIN_COUNTING_BIAS,
     PAGE_FLAGS,
     PAGE_MAPPING_ANON,
     PAGE_MAPPING_KSM,

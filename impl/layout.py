@@ -51,6 +51,7 @@ class Field:
     shift: int
     width: int
     signed: bool = False
+    holds: str = ""  # what the kernel keeps there, for the table
 
     @property
     def mask(self) -> int:
@@ -66,24 +67,37 @@ class Field:
 
 
 FIELDS: Tuple[Field, ...] = (
-    Field("flags", 0, 20),
-    Field("mapping", 20, 2),
-    Field("refcount", 22, 12),
-    Field("mapcount", 34, 3, signed=True),
-    Field("large_mapcount", 37, 4, signed=True),
-    Field("order", 41, 2),
-    Field("mm_shared", 43, 1),
-    Field("others_mapcount", 44, 3),
-    Field("swapcount", 47, 2),
-    Field("stable_node", 49, 1),
-    Field("pte", 50, 5),
-    Field("vma", 55, 3),
-    Field("uffd_async", 58, 1),
-    Field("unshare", 59, 1),
-    Field("tlb_flush_pending", 60, 1),
-    Field("local_batch", 61, 1),
-    Field("pte_changes", 62, 1),
+    Field("flags", 0, 20, holds=(
+        "``page->flags`` bits 0..19 in the era's numbering (``PAGE_FLAGS``); PG_locked set: someone else "
+        "holds the page lock, so ``trylock_page()`` fails"
+    )),
+    Field("mapping", 20, 2, holds="``page->mapping & 3``: PAGE_MAPPING_ANON 1, PAGE_MAPPING_KSM 3, a file page 0"),
+    Field("refcount", 22, 12, holds=(
+        "``_refcount``; a pin adds GUP_PIN_COUNTING_BIAS (1024) on a small folio, 1 on a large one"
+    )),
+    Field("mapcount", 34, 3, signed=True, holds="``_mapcount`` of the faulting page, two's complement (-1 = unmapped)"),
+    Field("large_mapcount", 37, 4, signed=True, holds=(
+        "``_large_mapcount``, two's complement: every PTE mapping of the folio, minus one"
+    )),
+    Field("order", 41, 2, holds="folio order (``folio_order()``): 0 for a small folio"),
+    Field("mm_shared", 43, 1, holds="the maybe-mapped-shared bit of ``_mm_ids`` (large folios, 6.15)"),
+    Field("others_mapcount", 44, 3, holds="the largest ``page_mapcount()`` among the folio's other pages"),
+    Field("swapcount", 47, 2, holds="``swap_map`` count of the page's swap entry, SWAP_HAS_CACHE excluded"),
+    Field("stable_node", 49, 1, holds="``page_stable_node()`` is not NULL (KSM)"),
+    Field("pte", 50, 5, holds=(
+        "x86-64 PTE: _PAGE_RW (bit 1), _PAGE_ACCESSED (5), _PAGE_DIRTY (6), _PAGE_SPECIAL (9), _PAGE_UFFD_WP "
+        "(10)"
+    )),
+    Field("vma", 55, 3, holds="VM_WRITE (0x2), VM_SHARED / VM_MAYSHARE (0x8 / 0x80), VM_UFFD_WP (0x1000)"),
+    Field("uffd_async", 58, 1, holds="UFFD_FEATURE_WP_ASYNC on the VMA's userfaultfd"),
+    Field("unshare", 59, 1, holds="FAULT_FLAG_UNSHARE (0x400); clear: FAULT_FLAG_WRITE (0x1)"),
+    Field("tlb_flush_pending", 60, 1, holds="``mm_tlb_flush_pending()``"),
+    Field("local_batch", 61, 1, holds=(
+        "environment: the page sits in this CPU's LRU batch, so ``lru_add_drain()`` drops one reference"
+    )),
+    Field("pte_changes", 62, 1, holds="environment: the PTE changes while the handler sleeps on the page lock"),
 )
+
 FIELD: Dict[str, Field] = {f.name: f for f in FIELDS}
 WORD_BITS = 63
 
@@ -112,8 +126,6 @@ VM_WRITE, VM_SHARED, VM_UFFD_WP = 0, 1, 2
 # page->mapping low bits.
 PAGE_MAPPING_ANON = 1
 PAGE_MAPPING_KSM = 3
-
-GUP_PIN_COUNTING_BIAS = 1024
 
 
 @dataclass(frozen=True)
@@ -284,9 +296,10 @@ def encode_trace(decision: Decision, events: Sequence[Event]) -> int:
 
 
 def layout_table() -> str:
-    """The layout as a markdown table (the one in this module's docstring)."""
-    rows = ["| field | bits |", "|---|---|"]
+    """The layout as a markdown table: the one in this module's docstring
+    and in the README."""
+    rows = ["| field | bits | holds |", "|---|---|---|"]
     for f in FIELDS:
         bits = str(f.shift) if f.width == 1 else f"{f.shift}-{f.shift + f.width - 1}"
-        rows.append(f"| {f.name} | {bits} |")
+        rows.append(f"| {f.name} | {bits} | {f.holds} |")
     return "\n".join(rows)

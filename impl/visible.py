@@ -40,7 +40,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Iterable, Iterator, List, Tuple
 
-from wpdiff.spec.state import FaultState
+from wpdiff.spec.state import GUP_PIN_COUNTING_BIAS, FaultState
 
 from .concretize import WitnessError, witness
 from .layout import (
@@ -54,7 +54,6 @@ from .layout import (
     VM_SHARED,
     VM_UFFD_WP,
     VM_WRITE,
-    GUP_PIN_COUNTING_BIAS,
     pack,
 )
 

@@ -7,10 +7,17 @@ from pathlib import Path
 
 import pytest
 
+import wpdiff.diff
+import wpdiff.impl
 import wpdiff.spec
 
 ROOT = Path(__file__).resolve().parent.parent
-MODULES = sorted(m.name for m in pkgutil.walk_packages(wpdiff.spec.__path__, "wpdiff.spec."))
+MODULES = sorted(
+    m.name
+    for package in (wpdiff.spec, wpdiff.impl, wpdiff.diff)
+    for m in pkgutil.walk_packages(package.__path__, package.__name__ + ".")
+    if m.name != "wpdiff.diff.pytest_plugin"  # loaded by pytest itself
+)
 
 
 @pytest.mark.parametrize("path", ["spec/explanation.md"])
