@@ -1,5 +1,6 @@
 """The Hypothesis and CrossHair engines reproduce history and catch broken fast paths."""
 
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -121,8 +122,23 @@ def test_a_users_fast_path_that_raises_under_crosshair_is_bad_input(tmp_path, mo
         check_faithfulness(Target("raising_cow:do_wp_page", "v6.15", raising_cow.do_wp_page, False), 60.0)
 
 
+_SLEEPS = '''
+import select
+
+
+def sleeps(x: int) -> bool:
+    """
+    post: __return__
+    """
+    select.select([], [], [], 60)  # a wait in C, which CrossHair's own timeouts cannot interrupt
+    return True
+'''
+
+
 def test_a_crosshair_run_far_over_its_budget_is_stopped_without_a_verdict(monkeypatch):
-    monkeypatch.setattr(symbolic, "STARTUP", 0.5)  # CrossHair cannot even start in 2 x 0.5 + 0.5 s
-    proof = check_faithfulness(builtin("v5.9"), 0.5)
-    assert proof.verdict is Verdict.BUDGET
-    assert "stopped after" in proof.last
+    monkeypatch.setattr(symbolic, "STARTUP", 5.0)
+    start = time.perf_counter()
+    out, seconds, code = symbolic._crosshair(_SLEEPS, "sleeps", 1.0)
+    assert code == symbolic.STOPPED and seconds < 30 and time.perf_counter() - start < 30
+    assert "stopped after" in out
+    assert symbolic._verdict(out, code, "a contract that sleeps") is Verdict.BUDGET
