@@ -14,15 +14,21 @@ model through WordFault equals the model on the abstract state,
 concretized -- is checked by the exhaustive engine on every state of its
 spaces.
 
-Soundness.  The era models against the invariants: CrossHair searches a
-fixed-shape description of the state (``diff.shapes``) for an admitted
-state on which the era breaks an invariant, noting the first state that
+Soundness.  The era models -- and a user's fast path, judged on the states
+its base era admits (``judge``) -- against the invariants: CrossHair
+searches a fixed-shape description of the state (``diff.shapes``) for an
+admitted state on which one breaks an invariant, noting the first state that
 breaks each one and going on, for the budget (30 s per era).  Its paths are
 the branches of building the state; the model and the invariants run on
 the realized state untraced, where tracing them would only cost time.
 Every noted state is checked again on plain values, and made smaller
 there.  Absence of a finding within the budget is "budget hit, no
 verdict", never a proof.
+
+Budgets are CrossHair's per-condition timeouts; a run that takes more than
+twice its budget and a minute (``STARTUP``) in wall-clock time is stopped
+and has no verdict.  An exception CrossHair reports from a user's fast path
+is bad input.
 
 The contracts keep the word symbolic without a 63-bit integer: each field
 is a separate argument, and the word is an ``impl.fieldword.FieldWord``
