@@ -39,7 +39,7 @@ import numpy as np
 from wpdiff.diff import exhaustive
 from wpdiff.diff.hypo import search, time_to_find
 from wpdiff.diff.check import missing_history
-from wpdiff.diff.report import Report
+from wpdiff.diff.report import SEARCH_RUN, Report
 from wpdiff.diff.symbolic import check_faithfulness, run_crosshair
 from wpdiff.diff.targets import Target, builtin
 from wpdiff.impl import batch
@@ -191,7 +191,8 @@ def symbolic_job() -> None:
     run_crosshair(report, list(ERAS), [builtin(e) for e in ERAS], jobs=CORES)
     wall = time.perf_counter() - start
     for run in report.runs:
-        print(f"   {run.engine:36s} {run.verdict.value:24s} {run.seconds:5.0f} s")
+        paths = f"  {run.checked} paths; {run.note}" if run.engine.startswith(SEARCH_RUN) else ""
+        print(f"   {run.engine:36s} {run.verdict.value:24s} {run.seconds:5.0f} s{paths}")
     missing = missing_history(report, "crosshair", list(ERAS))
     print(f"   history reproduced: {len(FINDINGS) - len(missing)}/{len(FINDINGS)}"
           + (f" (not: {', '.join(missing)})" if missing else ""))
