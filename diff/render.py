@@ -76,7 +76,12 @@ def divergence_text(d: Divergence) -> str:
 def text(report: Report, missing: List[str]) -> str:
     out = [f"wpdiff {report.command}"]
     for run in report.runs:
-        out.append(f"  {run.engine}: {run.verdict.value} ({run.checked} checked, {run.seconds} s){' -- ' + run.note if run.note else ''}")
+        verdict = run.verdict.value
+        found = [d for d in report.divergences if d.engine == _engine(run.engine)]
+        if run.verdict is Verdict.DIVERGENCE and found and all(d.expected for d in found):
+            verdict += ", all of them expected"  # history's findings: the verdict line below says nothing unexpected
+        out.append(f"  {run.engine}: {verdict} ({run.checked} checked, {run.seconds} s)"
+                   + (f" -- {run.note}" if run.note else ""))
     out.append("")
     rows = []
     for engine, table in report.table.items():
