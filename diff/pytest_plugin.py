@@ -27,7 +27,6 @@ with the reason in one line.
 """
 
 import os
-import re
 from typing import TYPE_CHECKING, Callable, List, Optional, Sequence
 
 import pytest
@@ -58,18 +57,6 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 class WpdiffFailure(Exception):
     pass
-
-
-def _load(fastpath: str, base: str, spelling: str) -> "Target":
-    """``targets.load(fastpath, base)``; its BadInput names the inputs as the
-    caller spells them (`spelling` + ``fastpath``, `spelling` + ``base``)
-    where the CLI's says ``--fastpath``, ``--base``."""
-    from .targets import BadInput, load
-
-    try:
-        return load(fastpath, base)
-    except BadInput as e:
-        raise BadInput(re.sub(r"^--(fastpath|base)\b", spelling + r"\1", str(e))) from None
 
 
 def _run(config: pytest.Config, targets: Sequence["Target"]) -> str:
@@ -114,7 +101,7 @@ def wpdiff_check(request: pytest.FixtureRequest) -> Callable[..., str]:
     def check(fastpath: Optional[str] = None, base: Optional[str] = None, eras: Optional[List[str]] = None) -> str:
         from wpdiff.spec import ERAS, UnknownEra
 
-        from .targets import BadInput, builtin
+        from .targets import BadInput, builtin, load
 
         # The failures are pytest.fail()'s, raised from None: the message
         # says it all, once (not again as the exception being handled).
@@ -122,7 +109,7 @@ def wpdiff_check(request: pytest.FixtureRequest) -> Callable[..., str]:
             if fastpath:
                 if not base:
                     raise BadInput("a fast path needs base=ERA: the era it changes")
-                targets = [_load(fastpath, base, "")]
+                targets = [load(fastpath, base, option="")]
             else:
                 targets = [builtin(e) for e in eras or ERAS]
         except (BadInput, UnknownEra) as e:
@@ -156,12 +143,12 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
     fastpath = config.getoption("wpdiff_fastpath")
     base = config.getoption("wpdiff_base")
     if fastpath:
-        from .targets import BadInput
+        from .targets import BadInput, load
 
         if not base:
             raise pytest.UsageError("--wpdiff-fastpath needs --wpdiff-base ERA: the era your fast path changes")
         try:
-            target = _load(fastpath, base, "--wpdiff-")
+            target = load(fastpath, base, option="--wpdiff-")
         except BadInput as e:
             raise pytest.UsageError(str(e)) from None
         items.append(WpdiffItem.from_parent(session, name=f"check[{fastpath}]", targets=[target]))

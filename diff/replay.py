@@ -127,18 +127,16 @@ def _divergence(path: str, where: str, item: object) -> Divergence:
     if item["state"] is None and compared is not Compared.FAITHFULNESS:
         raise bad("state", "the abstract state (an object)", "only a faithfulness divergence, found on a word "
                                                                "no well-formed state has, may have none")
-    invariant = item.get("invariant")
-    if compared is Compared.SOUNDNESS:
-        if not (isinstance(invariant, str) and invariant in INVARIANTS):
-            raise bad("invariant", f"the invariant broken, one of {', '.join(INVARIANTS)}")
-    elif invariant is not None:
-        raise bad("invariant", "null", f"a {compared.value} divergence names no invariant")
-    other_era = item.get("other_era")
-    if compared is Compared.ERAS:
-        if not (isinstance(other_era, str) and other_era in ERAS):
-            raise bad("other_era", f"the era it is compared with, one of {', '.join(ERAS)}")
-    elif other_era is not None:
-        raise bad("other_era", "null", f"a {compared.value} divergence names no second era")
+    # What one kind of divergence names and the others leave null.
+    for key, kind, names, what, none in (
+        ("invariant", Compared.SOUNDNESS, INVARIANTS, "the invariant broken", "no invariant"),
+        ("other_era", Compared.ERAS, ERAS, "the era it is compared with", "no second era"),
+    ):
+        value = item.get(key)
+        if compared is kind and not (isinstance(value, str) and value in names):
+            raise bad(key, f"{what}, one of {', '.join(names)}")
+        if compared is not kind and value is not None:
+            raise bad(key, "null", f"a {compared.value} divergence names {none}")
     saw = item["kernel_saw"]
     if not (isinstance(saw, dict) and all(ok(saw.get(k)) for k, ok in KERNEL_SAW.items())):
         raise bad("kernel_saw", "the word unpacked: an object with the integers refcount, mapcount and swapcount, "
@@ -192,7 +190,7 @@ def read(path: str) -> List[Tuple[str, Divergence]]:
 def _target(d: Divergence) -> Target:
     if d.target.startswith("builtin:"):
         return builtin(d.era)
-    return load(d.target, d.era)
+    return load(d.target, d.era, option="")
 
 
 def _fast(target: Target, word: int) -> Tuple[int, int]:

@@ -41,24 +41,28 @@ def builtin(era_id: str) -> Target:
     return Target(f"builtin:{era_id}", era_id, FASTPATHS[era_id], True)
 
 
-def load(spec: str, base: str) -> Target:
-    """Import `spec` ("package.module:function") as a fast path checked against era `base`."""
+def load(spec: str, base: str, option: str = "--") -> Target:
+    """Import `spec` ("package.module:function") as a fast path checked against
+    era `base`.  A BadInput names the two inputs as the caller spells them:
+    `option` + "fastpath" and `option` + "base" ("--wpdiff-" for the pytest
+    plugin, "" where they are not options)."""
+    fastpath, base_option = f"{option}fastpath", f"{option}base"
     try:
         spec_era(base)
     except ValueError as e:
-        raise BadInput(f"--base: {e}") from None
+        raise BadInput(f"{base_option}: {e}") from None
     module_name, sep, attr = spec.partition(":")
     if not sep or not module_name or not attr:
-        raise BadInput(f"--fastpath {spec!r}: expected 'package.module:function'")
+        raise BadInput(f"{fastpath} {spec!r}: expected 'package.module:function'")
     if os.getcwd() not in sys.path:  # as `python -m` would: a module beside the user is found
         sys.path.insert(0, os.getcwd())
     try:
         module = importlib.import_module(module_name)
     except Exception as e:
-        raise BadInput(f"--fastpath {spec!r}: cannot import {module_name}: {type(e).__name__}: {e}") from None
+        raise BadInput(f"{fastpath} {spec!r}: cannot import {module_name}: {type(e).__name__}: {e}") from None
     fast = getattr(module, attr, None)
     if not callable(fast):
-        raise BadInput(f"--fastpath {spec!r}: {module_name} has no function {attr!r}")
+        raise BadInput(f"{fastpath} {spec!r}: {module_name} has no function {attr!r}")
     target = Target(spec, base, fast, False)
     probe(target)
     return target
