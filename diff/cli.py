@@ -9,8 +9,8 @@ from typing import List, Optional, Sequence
 from wpdiff.spec import ERAS, INVARIANTS, UnknownEra
 from wpdiff.spec.history import FINDINGS
 
-from . import exhaustive
 from .check import missing_history, run_exhaustive
+from .options import ENGINES, PROFILES, SPACES, jobs, seconds
 from .render import FORMATS, check_writable, divergence_text, render, write_atomically
 from .report import Report
 from .targets import BadInput, builtin, load
@@ -33,7 +33,6 @@ exit codes:
   2  bad input or usage: the file is not a wpdiff report or divergence,
      or a fast path it names cannot be loaded or run
 """
-ENGINES = ("exhaustive", "hypothesis", "crosshair")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -66,14 +65,14 @@ def _parser() -> argparse.ArgumentParser:
     )
     check.add_argument("--era", action="append", metavar="ERA", help="an era to check (repeatable; default: all)")
     check.add_argument("--engine", choices=ENGINES + ("all",), default="exhaustive")
-    check.add_argument("--space", choices=exhaustive.SPACES, default="small",
+    check.add_argument("--space", choices=SPACES, default="small",
                        help="the exhaustive engine's bounded space (default: small)")
-    check.add_argument("--profile", choices=("dev", "ci", "thorough", "crosshair"), default="dev",
+    check.add_argument("--profile", choices=PROFILES, default="dev",
                        help="Hypothesis profile (default: dev)")
-    check.add_argument("--budget", type=float, default=None, metavar="SECONDS",
+    check.add_argument("--budget", type=seconds, default=None, metavar="SECONDS",
                        help="CrossHair: seconds per proof, a quarter of it per era's soundness search (default: 120)")
     check.add_argument("--seed", type=int, default=None, help="Hypothesis seed, for a reproducible run")
-    check.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
+    check.add_argument("--jobs", type=jobs, default=os.cpu_count() or 1,
                        help="worker processes, or CrossHair processes at a time (default: all cores)")
     check.add_argument("--fastpath", metavar="MODULE:FUNCTION", help="your fast path over the packed word")
     check.add_argument("--base", metavar="ERA", help="the era your fast path changes (with --fastpath)")
@@ -84,7 +83,7 @@ def _parser() -> argparse.ArgumentParser:
                              epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
     compare.add_argument("a", metavar="ERA_A")
     compare.add_argument("b", metavar="ERA_B")
-    compare.add_argument("--space", choices=exhaustive.SPACES, default="small")
+    compare.add_argument("--space", choices=SPACES, default="small")
     compare.add_argument("--format", choices=FORMATS, default="text")
     compare.add_argument("-o", "--output", metavar="FILE")
 
@@ -133,10 +132,6 @@ def cmd_check(args: argparse.Namespace, argv: Sequence[str]) -> int:
     era_ids = _eras(args.era)
     if args.output:
         check_writable(args.output)
-    if args.jobs < 1:
-        raise BadInput(f"--jobs: expected a number of worker processes >= 1, got {args.jobs}")
-    if args.budget is not None and not args.budget > 0:
-        raise BadInput(f"--budget: expected a number of seconds > 0, got {args.budget:g}")
     if args.fastpath:
         if not args.base:
             raise BadInput("--fastpath needs --base ERA: the era your fast path changes")

@@ -31,15 +31,10 @@ from typing import TYPE_CHECKING, Callable, List, Optional, Sequence
 
 import pytest
 
+from .options import ENGINES, PROFILES, SPACES, jobs, seconds
+
 if TYPE_CHECKING:
     from .targets import Target
-
-ENGINES = ("exhaustive", "hypothesis", "crosshair", "all")
-# wpdiff.diff.exhaustive.SPACES and the names of wpdiff.diff.hypo.PROFILES,
-# spelled out so that parsing pytest's options does not import the engines
-# (tests/test_plugin.py checks that they agree).
-SPACES = ("small", "full", "visible")
-PROFILES = ("dev", "ci", "thorough", "crosshair")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -47,12 +42,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--wpdiff-fastpath", metavar="MODULE:FUNCTION", help="check this fast path as a test item")
     group.addoption("--wpdiff-base", metavar="ERA", help="the era the fast path changes")
     group.addoption("--wpdiff-eras", action="store_true", help="add one test item per era (built-in fast paths, history)")
-    group.addoption("--wpdiff-engine", choices=ENGINES, default="exhaustive", help="engine (default: exhaustive)")
+    group.addoption("--wpdiff-engine", choices=ENGINES + ("all",), default="exhaustive", help="engine (default: exhaustive)")
     group.addoption("--wpdiff-space", choices=SPACES, default="small", help="exhaustive space (default: small)")
     group.addoption("--wpdiff-profile", choices=PROFILES, default="dev", help="Hypothesis profile (default: dev)")
-    group.addoption("--wpdiff-budget", type=float, default=None,
+    group.addoption("--wpdiff-budget", type=seconds, default=None,
                     help="CrossHair seconds per proof, a quarter of it per era's soundness search (default: 120)")
-    group.addoption("--wpdiff-jobs", type=int, default=os.cpu_count() or 1, help="worker processes")
+    group.addoption("--wpdiff-jobs", type=jobs, default=os.cpu_count() or 1,
+                    help="worker processes, or CrossHair processes at a time (default: all cores)")
 
 
 class WpdiffFailure(Exception):
@@ -70,7 +66,7 @@ def _run(config: pytest.Config, targets: Sequence["Target"]) -> str:
     eras = [t.era for t in targets]
     builtins = all(t.builtin for t in targets)
     engine = config.getoption("wpdiff_engine")
-    engines = ("exhaustive", "hypothesis", "crosshair") if engine == "all" else (engine,)
+    engines = ENGINES if engine == "all" else (engine,)
     report = Report(command="pytest check " + " ".join(eras if builtins else [t.name for t in targets]), eras=eras)
     missing: List[str] = []
     for name in engines:
@@ -83,7 +79,7 @@ def _run(config: pytest.Config, targets: Sequence["Target"]) -> str:
         else:
             from .symbolic import run_crosshair
 
-            run_crosshair(report, eras, targets, config.getoption("wpdiff_budget"))
+            run_crosshair(report, eras, targets, config.getoption("wpdiff_budget"), jobs=config.getoption("wpdiff_jobs"))
         if builtins:
             missing += missing_history(report, name, eras, config.getoption("wpdiff_space"))
     rendered = text(report, missing)

@@ -78,6 +78,8 @@ def test_check_prints_the_table_and_nothing_unexpected():
         (["check", "--era", "v6.15", "-o", "/nonexistent/dir/report.txt"], "no directory /nonexistent/dir"),
         (["compare", "v5.9", "v5.18", "-o", str(ROOT)], "is a directory; expected a file name"),
         (["check", "--jobs", "0"], "--jobs: expected a number of worker processes >= 1, got 0"),
+        (["check", "--jobs", "two"], "--jobs: expected a number of worker processes >= 1, got two"),
+        (["check", "--engine", "crosshair", "--budget", "inf"], "--budget: expected a number of seconds > 0, got inf"),
         (["check", "--fastpath", "userpaths:same_as_v6_15", "--base", "v6.15", "--era", "v5.9"], "--era is for"),
         (["explain", "no-such-thing"], "neither an invariant"),
     ],

@@ -7,7 +7,7 @@ engine over the small space, one worker.
 
 import pytest
 
-from wpdiff.diff import exhaustive, hypo, pytest_plugin
+from wpdiff.diff import exhaustive, hypo, options
 
 pytest_plugins = ["pytester"]
 
@@ -35,8 +35,8 @@ def user(pytester: pytest.Pytester) -> pytest.Pytester:
 
 
 def test_choices_are_the_engines_own():
-    assert pytest_plugin.SPACES == exhaustive.SPACES
-    assert pytest_plugin.PROFILES == tuple(hypo.PROFILES)
+    assert options.SPACES == exhaustive.SPACES
+    assert options.PROFILES == tuple(hypo.PROFILES)
 
 
 def test_a_faithful_copy_of_the_base_passes(user):
@@ -101,8 +101,11 @@ def test_the_fixture_in_a_users_own_tests(user):
         (["--wpdiff-space=huge"], "*--wpdiff-space: invalid choice: 'huge' (choose from *small*, *full*, *visible*)"),
         (["--wpdiff-profile=fast"], "*--wpdiff-profile: invalid choice: 'fast' (choose from *dev*, *ci*, *thorough*, *crosshair*)"),
         (["--wpdiff-engine=magic"], "*--wpdiff-engine: invalid choice: 'magic'*"),
+        (["--wpdiff-jobs=0"], "*--wpdiff-jobs: expected a number of worker processes >= 1, got 0"),
+        (["--wpdiff-budget=nan"], "*--wpdiff-budget: expected a number of seconds > 0, got nan"),
     ],
-    ids=["unknown-base", "unimportable", "raises", "no-base", "base-alone", "space", "profile", "engine"],
+    ids=["unknown-base", "unimportable", "raises", "no-base", "base-alone", "space", "profile", "engine", "jobs",
+         "budget"],
 )
 def test_bad_input_is_a_usage_error_without_a_traceback(user, args, message):
     result = user.runpytest(*args)
