@@ -5,11 +5,22 @@ as in a user's.  They run in process (``runpytest``): the exhaustive
 engine over the small space, one worker.
 """
 
+import numba
 import pytest
 
 from wpdiff.diff import exhaustive, hypo, options
 
 pytest_plugins = ["pytester"]
+
+
+@pytest.fixture(autouse=True, scope="module")
+def numba_loaded_before_the_runs():
+    """An in-process run forgets, when it ends, the modules first imported
+    inside it.  Numba imports some of its own on its first compile and
+    registers types as they load, so one forgotten and imported again breaks
+    every later compile ("duplicate registration"), in whatever test comes
+    next.  One compile here loads them for the whole session."""
+    assert numba.njit(lambda x: x + 1)(1) == 2
 
 FAST = ["--wpdiff-engine=exhaustive", "--wpdiff-space=small", "--wpdiff-jobs=1"]
 
