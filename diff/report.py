@@ -54,7 +54,7 @@ class Divergence(DataClassJsonMixin):
     word: int  # what the kernel saw, packed ...
     kernel_saw: Dict[str, object]  # ... and unpacked
     explanation: str
-    engine: str  # "exhaustive", "hypothesis", "hypothesis-crosshair" or "crosshair": the engine part of its run's name
+    engine: str  # "exhaustive", "hypothesis" (every profile) or "crosshair": the engine part of its run's name
     target: str  # the fast path checked ("builtin:v5.9", "mypkg.mod:do_wp_page") or the era's model ("model:v5.9")
     invariant: Optional[str] = None
     severity: Optional[str] = None
