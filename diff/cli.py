@@ -1,7 +1,9 @@
 """The wpdiff command line."""
 
 import argparse
+import importlib
 import os
+import pkgutil
 import sys
 import textwrap
 from typing import List, Optional, Sequence
@@ -94,7 +96,18 @@ def _parser() -> argparse.ArgumentParser:
     explain = sub.add_parser("explain", help="an invariant or an era, in English",
                              epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
     explain.add_argument("id", metavar="ID", help="an invariant id (no-missed-cow) or an era id (v5.9)")
+    for module in command_modules():
+        module.register(sub)
     return top
+
+
+def command_modules() -> list:
+    """The commands that live in a module of their own, ``diff/cmd_NAME.py``:
+    each has ``register(subparsers)``, which adds its parser and sets
+    ``run`` (args -> exit code) as its default."""
+    package = importlib.import_module(__package__)
+    return [importlib.import_module(f"{__package__}.{m.name}")
+            for m in sorted(pkgutil.iter_modules(package.__path__), key=lambda m: m.name) if m.name.startswith("cmd_")]
 
 
 def _progress(engine: str, done: int, total: int) -> None:
@@ -241,7 +254,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             return cmd_compare(args)
         if args.command == "replay":
             return cmd_replay(args)
-        return cmd_explain(args)
+        if args.command == "explain":
+            return cmd_explain(args)
+        return args.run(args)
     except (BadInput, UnknownEra) as e:
         print(f"wpdiff: error: {e}", file=sys.stderr)
         return 2
