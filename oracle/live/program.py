@@ -1,0 +1,139 @@
+"""A COW litmus program as the live helper runs it: processes, anonymous
+mappings, steps in order (concurrent ones share a group), and the exists
+condition.
+
+The world's ``Program`` (``wpdiff.spec.world``) is the semantic object behind
+a litmus file; :func:`from_world` lowers it to this form, and the tests build
+these directly, so the runner can be exercised without the parser.  Each
+operation is spelled as in the litmus syntax; what has no user-space form
+on a kernel left as it is (swap out without swap, a KSM merge with
+``ksm/run=0``, another party's page lock) says so in :data:`NO_LIVE_FORM`.
+"""
+
+from dataclasses import dataclass, field
+from typing import Optional, Tuple
+
+
+@dataclass(frozen=True)
+class Mapping:
+    """``{ P0: anon a = 1 }``: a private anonymous page (or a PTE-mapped
+    large folio, ``large=True``) that process `process` maps at the start."""
+
+    process: str
+    name: str
+    init: int
+    large: bool = False
+
+
+@dataclass(frozen=True)
+class Step:
+    """One step of one thread.  `who` is "P0" or "P0.t1"; `op` the litmus
+    spelling (see OPS); `var` the address it acts on; `value` the byte a
+    write stores; `obj` the pipe or pin it creates or uses ("pipe0",
+    "pin0"); `reg` the register a read sets ("r0"); `child` the process a
+    fork creates.  Steps with the same `group` run concurrently (``||``)."""
+
+    who: str
+    op: str
+    group: int
+    var: Optional[str] = None
+    value: Optional[int] = None
+    obj: Optional[str] = None
+    reg: Optional[str] = None
+    child: Optional[str] = None
+    line: int = 0  # where the step is in its litmus file, for messages
+
+    @property
+    def process(self) -> str:
+        return self.who.split(".")[0]
+
+
+@dataclass(frozen=True)
+class Term:
+    """One conjunct of ``exists (...)``: ``P1:r0 = 2`` (kind "reg"),
+    ``P0:copied a`` (kind "copied"), ``freed-page-touched`` (kind "freed")."""
+
+    kind: str
+    process: str = ""
+    name: str = ""
+    value: int = 0
+
+
+@dataclass(frozen=True)
+class LiveProgram:
+    name: str
+    mappings: Tuple[Mapping, ...]
+    steps: Tuple[Step, ...]
+    exists: Tuple[Term, ...]  # a conjunction
+    source: str = ""  # the litmus file, when there is one
+    # the step index the world's Program gives each of ours (same by default)
+    step_ids: Tuple[int, ...] = field(default_factory=tuple)
+
+    @property
+    def concurrent(self) -> bool:
+        groups = [s.group for s in self.steps]
+        return len(groups) != len(set(groups))
+
+    @property
+    def processes(self) -> Tuple[str, ...]:
+        seen = ["P0"]
+        for m in self.mappings:
+            seen.append(m.process)
+        for s in self.steps:
+            seen.append(s.process)
+            if s.child:
+                seen.append(s.child)
+        return tuple(sorted(set(seen), key=lambda p: int(p[1:])))
+
+
+# litmus spelling -> helper op code (see helper.c, enum op)
+OPS = {
+    "fork": 1, "exit": 2, "write": 3, "read": 4, "vmsplice": 5, "read-pipe": 6, "munmap": 7,
+    "madvise dontneed": 8, "madvise dontfork": 9, "mprotect ro": 10, "mprotect rw": 10,
+    "pin rw longterm": 11, "pin ro": 12, "read-pin": 13, "unpin": 14,
+}
+
+# Operations this machine cannot perform without changing a system setting,
+# or that have no user-space form: the program is skipped, with the reason.
+NO_LIVE_FORM = {
+    "swapout": "swap out needs swap (SwapTotal is 0 here) and wpdiff never configures it",
+    "ksm merge": "a KSM merge needs /sys/kernel/mm/ksm/run=1 and wpdiff never changes a system setting",
+    "lock": "another party holding the page lock has no user-space form",
+    "unlock": "another party holding the page lock has no user-space form",
+    "lru drain": "another CPU's LRU batch cannot be drained from user space without side effects",
+    "pin ro longterm": "a long-term R/O pin needs gup_test (CONFIG_GUP_TEST is not set; lockdown refuses it)",
+    "pin rw": "a short-term R/W pin has no user-space form that stays in flight across steps",
+    "swapin": "swap in needs swap (SwapTotal is 0 here)",
+}
+
+
+def cve_2020_29374() -> LiveProgram:
+    """litmus-examples/vmsplice-child-unmap.litmus, step by step."""
+    return LiveProgram(
+        "vmsplice-child-unmap",
+        (Mapping("P0", "a", 1),),
+        (Step("P0", "fork", 0, child="P1"), Step("P1", "vmsplice", 1, var="a", obj="pipe0"),
+         Step("P1", "munmap", 2, var="a"), Step("P0", "write", 3, var="a", value=2),
+         Step("P1", "read-pipe", 4, obj="pipe0", reg="r0")),
+        (Term("reg", "P1", "r0", 2),))
+
+
+def iouring_pin_mprotect() -> LiveProgram:
+    """litmus-examples/iouring-pin-mprotect.litmus."""
+    return LiveProgram(
+        "iouring-pin-mprotect",
+        (Mapping("P0", "a", 1),),
+        (Step("P0", "pin rw longterm", 0, var="a", obj="pin0"), Step("P0", "mprotect ro", 1, var="a"),
+         Step("P0", "mprotect rw", 2, var="a"), Step("P0", "write", 3, var="a", value=2),
+         Step("P0", "read-pin", 4, obj="pin0", reg="r0")),
+        (Term("reg", "P0", "r0", 1),))
+
+
+def seed_unlock_after_ptl() -> LiveProgram:
+    """litmus-examples/seed-unlock-after-ptl.litmus."""
+    return LiveProgram(
+        "seed-unlock-after-ptl",
+        (Mapping("P0", "a", 1),),
+        (Step("P0", "fork", 0, child="P1"), Step("P1", "exit", 1),
+         Step("P0", "write", 2, var="a", value=2), Step("P0.t1", "madvise dontneed", 2, var="a")),
+        (Term("freed"),))
