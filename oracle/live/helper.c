@@ -8,8 +8,9 @@
  *   runs N | cpu C (-1: not pinned) | tmpdir PATH | procs N | p0fork 0|1
  *   start P            a process that exists before the first step (P0 always)
  *   var V OWNER LARGE INIT     an anonymous mapping made at the start of a run
- *   step GROUP PROC OP VAR ARG OBJ REG   steps in program order; steps with
- *                                        the same GROUP run concurrently
+ *   step GROUP PROC OP VAR ARG OBJ REG SUB   steps in program order; steps
+ *        with the same GROUP run concurrently; SUB is a page of a large
+ *        variable (-1: page 0 for an access, the whole mapping otherwise)
  *   go
  * Output, one line per run:
  *   run K r<REG>=<byte> ... f<STEP>=<kind>,<mapcount>,<ae before>,<ae after>,<lru before>,<minflt> ... t<VAR>=<0|1>
@@ -58,7 +59,7 @@ enum op {
     OP_DONTFORK, OP_MPROTECT, OP_PIN_RW, OP_PIN_RO, OP_PINREAD, OP_UNPIN, OP_NOP,
 };
 
-struct step { int group, proc, op, var, arg, obj, reg; };
+struct step { int group, proc, op, var, arg, obj, reg, sub; };
 struct var { int owner, large, init; };
 
 /* what one step did, sent back to the controller */
@@ -182,9 +183,9 @@ static void serve(void) __attribute__((noreturn));
 
 static int do_step(int k, struct result *r) {
     struct step *s = &steps[k];
-    char *a = s->var >= 0 ? addr[s->var] : NULL;
+    char *a = s->var >= 0 && addr[s->var] ? addr[s->var] + (s->sub > 0 ? s->sub * PS : 0) : NULL;
     struct obj *o = s->obj >= 0 ? &objs[s->obj] : NULL;
-    size_t n = s->var >= 0 ? len[s->var] : 0;
+    size_t n = s->var < 0 ? 0 : s->sub >= 0 ? PS : len[s->var];
     memset(r, 0, sizeof *r);
     r->step = k;
     errno = 0;
@@ -238,7 +239,7 @@ static int do_step(int k, struct result *r) {
     }
     case OP_MUNMAP:
         if (munmap(a, n) < 0) return fail(r, "munmap");
-        addr[s->var] = NULL;
+        if (n == len[s->var]) addr[s->var] = NULL;
         return 0;
     case OP_DONTNEED:
         if (madvise(a, n, MADV_DONTNEED) < 0) return fail(r, "madvise(MADV_DONTNEED)");
@@ -301,10 +302,10 @@ static int do_step(int k, struct result *r) {
             errno = EBADF;
             return fail(r, "pin read of a pin not taken here");
         }
-        unsigned char c0;
-        if (pread(o->fd[0], &c0, 1, 0) != 1) return fail(r, "pread(pin file)");
+        /* aligned and whole: the O_DIRECT file refuses anything else */
+        if (pread(o->fd[0], scratch, PS, 0) != (ssize_t)PS) return fail(r, "pread(pin file)");
         r->has_value = 1;
-        r->value = c0;
+        r->value = (unsigned char)scratch[0];
         return 0;
     }
     case OP_UNPIN:
@@ -549,7 +550,9 @@ static int map_var(int v, struct result *r) {
     addr[v] = a;
     len[v] = HPS;
     if (madvise(a, HPS, MADV_HUGEPAGE) < 0) return fail(r, "madvise(MADV_HUGEPAGE)");
-    memset_fn(a, vars[v].init, PS);
+    /* the world's large folio is 4 pages (order 2); they all start with the
+     * initial value, the rest of the 2 MiB THP stays zero */
+    memset_fn(a, vars[v].init, 4 * PS);
     if (mprotect(a + PS, PS, PROT_READ) < 0 || mprotect(a + PS, PS, PROT_READ | PROT_WRITE) < 0)
         return fail(r, "mprotect (PTE-map the THP)");
     thp[v] = thp_mapped(a);
@@ -668,8 +671,10 @@ int main(void) {
             vars[nvars++] = x;
         } else if (!strcmp(key, "step")) {
             struct step s;
-            if (sscanf(buf, "step %d %d %d %d %d %d %d", &s.group, &s.proc, &s.op, &s.var, &s.arg, &s.obj, &s.reg) != 7 || nsteps >= MAXS)
-                bad_input(line, "expected step GROUP PROC OP VAR ARG OBJ REG, at most 128 steps");
+            if (sscanf(buf, "step %d %d %d %d %d %d %d %d", &s.group, &s.proc, &s.op, &s.var, &s.arg, &s.obj, &s.reg, &s.sub) != 8 || nsteps >= MAXS)
+                bad_input(line, "expected step GROUP PROC OP VAR ARG OBJ REG SUB, at most 128 steps");
+            if (s.sub >= 0 && (s.var < 0 || s.sub >= (int)((s.var < nvars && vars[s.var].large ? HPS : PS) / PS)))
+                bad_input(line, "SUB is not a page of the variable");
             if (s.proc < 0 || s.proc >= nprocs || s.op < OP_FORK || s.op > OP_NOP || s.var >= nvars || s.obj >= MAXO || s.reg >= MAXR)
                 bad_input(line, "step field out of range");
             if (s.op == OP_FORK && (s.arg < 0 || s.arg >= nprocs)) bad_input(line, "fork of a process out of range");

@@ -211,7 +211,8 @@ def encode(program: LiveProgram, runs: int, cpu: Optional[int], tmpdir: str) -> 
         lines.append(f"var {i} {_index(m.process)} {int(m.large)} {m.init}")
     pinned: Dict[str, int] = {}  # a pin's object -> the variable it pins (a pin read goes through it)
     for s in program.steps:
-        var = names[s.var] if s.var is not None else -1
+        base, sub = split_address(s.var)
+        var = names[base] if base is not None else -1
         if s.op.startswith("pin") and s.obj:
             pinned[s.obj] = var
         elif s.op in ("read-pin", "unpin") and var < 0:
@@ -225,9 +226,17 @@ def encode(program: LiveProgram, runs: int, cpu: Optional[int], tmpdir: str) -> 
             arg = _index(s.child or "")
         obj = objs.setdefault(s.obj, len(objs)) if s.obj else -1
         reg = regs.setdefault(f"{s.process}:{s.reg}", len(regs)) if s.reg else -1
-        lines.append(f"step {s.group} {_index(s.process)} {OPS[s.op]} {var} {arg} {obj} {reg}")
+        lines.append(f"step {s.group} {_index(s.process)} {OPS[s.op]} {var} {arg} {obj} {reg} {sub}")
     lines.append("go")
     return "\n".join(lines) + "\n"
+
+
+def split_address(var: Optional[str]) -> Tuple[Optional[str], int]:
+    """"a" -> ("a", -1); "a[2]" -> ("a", 2): page 2 of a large folio."""
+    if var is None or not var.endswith("]") or "[" not in var:
+        return var, -1
+    base, sub = var[:-1].split("[", 1)
+    return base, int(sub)
 
 
 def _registers(program: LiveProgram) -> List[str]:
@@ -349,8 +358,9 @@ def _parse(program: LiveProgram, registers: List[str], line: str) -> Tuple[Execu
             k = int(key[1:])
             s = program.steps[k]
             kind, mapcount, ae0, ae1, lru0, flt = value.split(",")
-            large = any(m.large and m.name == s.var for m in program.mappings)
-            address = f"{s.var}[0]" if large else s.var or ""
+            base, sub = split_address(s.var)
+            large = any(m.large and m.name == base for m in program.mappings)
+            address = f"{base}[{max(sub, 0)}]" if large else s.var or ""
             unshare = s.op == "pin ro"
             seen.append(LiveFault(_step_id(program, k), s.process, address, KIND[kind], unshare, int(mapcount),
                                   ae0 == "1", ae1 == "1", lru0 == "1", int(flt)))
