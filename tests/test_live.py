@@ -1,0 +1,263 @@
+"""The live kernel oracle: programs run as real processes, judged against the
+era's model.
+
+Tests marked ``live`` need root and /proc/kpageflags (they skip, saying
+why, elsewhere).  The judge's rules are also tested on records built by
+hand, which needs neither.
+"""
+
+import json
+import os
+import tempfile
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from wpdiff.diff import live as judge_mod
+from wpdiff.oracle import live
+from wpdiff.oracle.live import LiveError, LiveProgram, Mapping, Skipped, Step, Term
+from wpdiff.oracle.live import program as examples
+from wpdiff.spec.world.results import Execution, Exploration, FaultRecord, FaultResult, Outcomes, verdict_of
+
+EXAMPLES = Path("/work/shared/litmus-examples")
+
+needs_live = pytest.mark.skipif(live.machine_skip() is not None, reason=str(live.machine_skip()))
+
+
+def _exploration(name, era, outcomes, source="model"):
+    """An Exploration from (registers, faults, positive, count) tuples."""
+    outs = tuple(Outcomes(Execution(tuple(sorted(regs)), tuple(FaultRecord(*f) for f in faults)), n, pos)
+                 for regs, faults, pos, n in outcomes)
+    positive = sum(o.count for o in outs if o.positive)
+    negative = sum(o.count for o in outs if not o.positive)
+    return Exploration(name, era, outs, verdict_of(positive, negative), positive + negative, len(outs), source)
+
+
+def model(program: LiveProgram, era: str) -> Exploration:
+    """The era model's exploration of `program`: from the world's explorer
+    when it is there, else what the era's do_wp_page() decides on these
+    straight-line programs (kernel-history.md): v5.7 reuses on mapcount 1
+    whatever GUP holds; v5.9-v5.18 copy a pinned page; v5.19 on keep a
+    pinned, exclusive page and copy one a pipe still reaches."""
+    try:
+        from wpdiff.diff.litmus import explore_live_program  # the explorer, once it takes our programs
+    except ImportError:
+        explore_live_program = None
+    if explore_live_program is not None:
+        return explore_live_program(program, era)
+    early = era in ("v5.7",)
+    if program.name == "vmsplice-child-unmap":
+        if early:
+            return _exploration(program.name, era, [([("P1:r0", 2)], [("P0", "a", 3, FaultResult.REUSED)], True, 1)])
+        return _exploration(program.name, era, [([("P1:r0", 1)], [("P0", "a", 3, FaultResult.COPIED)], False, 1)])
+    if program.name == "iouring-pin-mprotect":
+        if era in ("v5.9-rc4", "v5.9", "v5.18"):
+            return _exploration(program.name, era, [([("P0:r0", 1)], [("P0", "a", 3, FaultResult.COPIED)], True, 1)])
+        return _exploration(program.name, era, [([("P0:r0", 2)], [("P0", "a", 3, FaultResult.REUSED)], False, 1)])
+    raise AssertionError(f"no model for {program.name}")
+
+
+# ---- the judge, on records built by hand (no root needed) ---------------------------------
+
+def _live(name, outcomes, observations=()):
+    x = _exploration(name, "", outcomes, source="live")
+    return live.LiveExploration(**{f: getattr(x, f) for f in x.__dataclass_fields__}, kernel="6.18.44-test",
+                                runs=x.interleavings, observations=observations)
+
+
+def test_judge_agrees_when_the_data_and_the_copies_agree():
+    m = model(examples.cve_2020_29374(), "v6.15")
+    got = judge_mod.judge(None, _live("vmsplice-child-unmap", [([("P1:r0", 1)], [("P0", "a", 3, FaultResult.COPIED)],
+                                                                 False, 100)]), m)
+    assert got.status == "agrees" and not got.divergences and got.live_verdict == "Never" == got.model_verdict
+
+
+def test_judge_a_data_outcome_the_model_cannot_reach_is_a_divergence():
+    m = model(examples.cve_2020_29374(), "v6.15")
+    got = judge_mod.judge(None, _live("vmsplice-child-unmap", [([("P1:r0", 2)], [("P0", "a", 3, FaultResult.COPIED)],
+                                                                 True, 3), ([("P1:r0", 1)], [("P0", "a", 3,
+                                                                 FaultResult.COPIED)], False, 97)]), m)
+    assert got.diverges and [d.kind for d in got.divergences] == ["data"] and got.divergences[0].runs == 3
+    assert "P1:r0=2" in got.divergences[0].message and "cannot reach" in got.divergences[0].message
+    assert judge_mod.exit_code([got]) == 1
+
+
+def test_judge_reuse_where_the_model_copies_is_a_divergence_and_copy_where_it_reuses_is_not():
+    m = _exploration("p", "v6.15", [([("P0:r0", 2)], [("P0", "a", 1, FaultResult.COPIED),
+                                                       ("P0", "a", 2, FaultResult.REUSED)], False, 1)])
+    lv = _live("p", [([("P0:r0", 2)], [("P0", "a", 1, FaultResult.REUSED), ("P0", "a", 2, FaultResult.COPIED)],
+                      False, 10)],
+               observations=((live.LiveFault(2, "P0", "a", "copied", False, 1, False, True, False, 1), 10),))
+    got = judge_mod.judge(None, lv, m)
+    assert [d.kind for d in got.divergences] == ["reuse"] and "step 1" in got.divergences[0].message
+    assert [(c.step, c.runs, c.lru_clear) for c in got.hidden_copies] == [(2, 10, 10)]
+    # a write that took no fault at all kept the page as well
+    lv = _live("p", [([("P0:r0", 2)], [], False, 5)])
+    assert [d.kind for d in judge_mod.judge(None, lv, m).divergences] == ["reuse"]
+
+
+def test_judge_a_skipped_program_is_neither_pass_nor_divergence():
+    m = model(examples.cve_2020_29374(), "v6.15")
+    got = judge_mod.judge(None, Skipped("vmsplice-child-unmap", "not root"), m)
+    assert got.status == "skipped" and got.reason == "not root" and judge_mod.exit_code([got]) == 0
+
+
+def test_era_of_this_kernel_and_override():
+    assert judge_mod.era_for("6.18.44-fc-v669") == "v6.15"
+    assert judge_mod.era_for(override="v5.7") == "v5.7"
+    with pytest.raises(judge_mod.BadInput, match="--era"):
+        judge_mod.era_for(override="v4.1")
+
+
+def test_what_cannot_run_here_is_skipped_with_its_reason():
+    seed = examples.seed_unlock_after_ptl()
+    reason = live.why_not(seed)
+    assert reason and ("freed-page-touched" in reason or "root" in reason)
+    assert isinstance(live.run(seed), Skipped)
+    ksm = LiveProgram("ksm", (Mapping("P0", "a", 1), Mapping("P0", "b", 1)),
+                      (Step("P0", "ksm merge", 0, var="a", line=3),), (), source="ksm.litmus")
+    if live.machine_skip() is None:
+        assert "ksm.litmus:3" in live.why_not(ksm) and "ksm/run=1" in live.why_not(ksm)
+    lock = replace(ksm, steps=(Step("P0", "lock", 0, var="a"),))
+    assert live.why_not(lock) is not None
+
+
+# ---- on this machine's kernel ----------------------------------------------------------
+
+def _leftovers():
+    me = os.getpid()
+    children = set()
+    for task in os.listdir(f"/proc/{me}/task"):
+        children |= set(open(f"/proc/{me}/task/{task}/children").read().split())
+    maps = open("/proc/self/maps").read().count("\n")
+    helper = str(live.helper().path)
+    running = []  # the helper's own forks, wherever they were reparented
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            if os.readlink(f"/proc/{pid}/exe") == helper:
+                running.append(pid)
+        except OSError:
+            pass
+    ours = sorted(n for n in os.listdir(tempfile.gettempdir()) if n.startswith("wpdiff-live-"))
+    return len(os.listdir("/proc/self/fd")), children, maps, running, ours
+
+
+@pytest.mark.live
+@needs_live
+def test_cve_2020_29374_runs_live_and_gives_the_v6_15_eras_never():
+    p = examples.cve_2020_29374()
+    got = live.run(p, runs=200)
+    assert got.runs == 200 and got.verdict.value == "Never"
+    assert {o.execution.register("P1:r0") for o in got.outcomes} == {1}  # the pipe holds the old data
+    # mapcount 1 and not AnonExclusive, yet copied: the kernel counts the pipe's reference
+    (fault, n), *rest = got.observations
+    assert (fault.kind, fault.mapcount, fault.ae_before, fault.ae_after) == ("copied", 1, False, True)
+    j = judge_mod.judge(p, got, model(p, "v6.15"))
+    assert j.status == "agrees", j
+
+
+@pytest.mark.live
+@needs_live
+def test_io_uring_pin_runs_live_and_gives_the_v6_15_eras_never():
+    p = examples.iouring_pin_mprotect()
+    got = live.run(p)
+    if isinstance(got, Skipped):
+        pytest.skip(got.reason)
+    assert got.verdict.value == "Never"
+    assert {o.execution.register("P0:r0") for o in got.outcomes} == {2}  # the device reads the process's write
+    assert all(f.kind in ("reused", "no-fault") for f, _ in got.observations)
+    assert judge_mod.judge(p, got, model(p, "v6.15")).status == "agrees"
+
+
+@pytest.mark.live
+@needs_live
+def test_the_same_run_against_the_v5_7_model_is_a_divergence():
+    p = examples.cve_2020_29374()
+    j = judge_mod.judge(p, live.run(p, runs=50), model(p, "v5.7"))
+    assert j.diverges and {d.kind for d in j.divergences} == {"data"}
+    assert judge_mod.exit_code([j]) == 1
+
+
+@pytest.mark.live
+@needs_live
+def test_the_seed_use_after_free_is_skipped_as_unobservable():
+    got = live.run(examples.seed_unlock_after_ptl())
+    assert isinstance(got, Skipped) and "not observable" in got.reason
+
+
+@pytest.mark.live
+@needs_live
+def test_json_holds_live_counts_and_the_models_verdict_side_by_side():
+    p = examples.cve_2020_29374()
+    got = live.run(p, runs=20)
+    m = model(p, "v6.15")
+    data = json.loads(judge_mod.render_json([(judge_mod.judge(p, got, m), got, m)]))
+    (entry,) = data["live"]
+    assert entry["live"]["runs"] == 20 and entry["live"]["outcomes"][0]["count"] == 20
+    assert entry["live"]["verdict"] == "Never" and entry["model"]["verdict"] == "Never"
+    assert entry["status"] == "agrees" and entry["era"] == "v6.15"
+    text = judge_mod.render_text([(judge_mod.judge(p, got, m), got, m)])
+    assert "Observation vmsplice-child-unmap live Never 0 20; model Never 0 1" in text
+
+
+@pytest.mark.live
+@needs_live
+def test_a_failing_system_call_is_reported_with_the_step_and_errno():
+    p = LiveProgram("vmsplice-after-munmap", (Mapping("P0", "a", 1),),
+                    (Step("P0", "munmap", 0, var="a", line=3), Step("P0", "vmsplice", 1, var="a", obj="pipe0",
+                                                                    line=4)), (), source="x.litmus")
+    with pytest.raises(LiveError, match=r"x\.litmus:4: step 1 \(P0: vmsplice a\) failed: .*errno 14"):
+        live.run(p, runs=1)
+
+
+@pytest.mark.live
+@needs_live
+def test_concurrent_steps_run_together_in_two_processes():
+    p = LiveProgram("two-writers", (Mapping("P0", "a", 1),),
+                    (Step("P0", "fork", 0, child="P1"), Step("P0", "write", 1, var="a", value=2),
+                     Step("P1", "write", 1, var="a", value=3), Step("P0", "read", 2, var="a", reg="r0"),
+                     Step("P1", "read", 3, var="a", reg="r0")), (Term("reg", "P1", "r0", 2),))
+    got = live.run(p, runs=50)
+    assert got.runs == 50 and got.pinned_cpu is None and got.verdict.value == "Never"
+    assert {o.execution.registers for o in got.outcomes} == {(("P0:r0", 2), ("P1:r0", 3))}
+    # one of the two writers copies, the last one standing may keep the page: never both keep it
+    for o in got.outcomes:
+        assert FaultResult.COPIED in {f.result for f in o.execution.faults}
+
+
+@pytest.mark.live
+@needs_live
+def test_large_folio_is_checked_not_assumed():
+    p = LiveProgram("large-fork-alive", (Mapping("P0", "a", 1, large=True),),
+                    (Step("P0", "fork", 0, child="P1"), Step("P0", "write", 1, var="a[1]", value=2),
+                     Step("P1", "read", 2, var="a[1]", reg="r0")), (Term("reg", "P1", "r0", 2),))
+    got = live.run(p, runs=20)
+    if isinstance(got, Skipped):
+        assert "no large folio" in got.reason
+        pytest.skip(got.reason)
+    assert got.verdict.value == "Never"
+    assert [(f.address, f.kind, f.mapcount) for f, _ in got.observations] == [("a[1]", "copied", 2)]
+
+
+@pytest.mark.live
+@needs_live
+def test_nothing_is_left_behind():
+    before = _leftovers()
+    programs = [examples.cve_2020_29374(), examples.iouring_pin_mprotect(),
+                LiveProgram("odirect", (Mapping("P0", "a", 1),),
+                            (Step("P0", "fork", 0, child="P1"), Step("P0", "pin ro", 1, var="a", obj="pin0"),
+                             Step("P0", "read-pin", 2, obj="pin0", reg="r0")), ())]
+    for p in programs:
+        live.run(p, runs=5)
+    with pytest.raises(LiveError):  # a run that fails half-way cleans up too
+        live.run(LiveProgram("bad", (Mapping("P0", "a", 1),),
+                             (Step("P0", "fork", 0, child="P1"), Step("P1", "munmap", 1, var="a"),
+                              Step("P1", "read", 2, var="a", reg="r0")), ()), runs=1)
+    assert _leftovers() == before
+
+
+def test_the_helper_is_cached_by_the_hash_of_its_source():
+    h = live.helper()
+    assert h.path.exists() and h.path.parent.parent == live.helper.__wrapped__.__globals__["cache_root"]()
+    assert live.helper() is h
