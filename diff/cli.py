@@ -1,19 +1,31 @@
-"""The wpdiff command line."""
+"""The wpdiff command line.
+
+Every way a run can end is an exit code of its own (``EXIT_CODES``): a bad
+input is one line and 2, an interrupt (Ctrl-C) one line and 130 after every
+child process is killed and reaped, a crash -- a bug in wpdiff -- one line
+naming where it happened and where to report it, and 4 (pytest's 3 for an
+internal error is wpdiff's "budget hit").  A reader that stops reading
+(``wpdiff eras | head``) ends the run quietly.
+"""
 
 import argparse
 import importlib
 import os
 import pkgutil
+import signal
 import sys
 import textwrap
+import traceback
 from typing import List, Optional, Sequence
 
 from wpdiff.spec import ERAS, INVARIANTS, UnknownEra
 from wpdiff.spec.history import FINDINGS
 
 from .check import missing_history, run_exhaustive
+from . import children
 from .options import ENGINES, PROFILES, SPACES, jobs, seconds
-from .render import FORMATS, check_writable, divergence_text, render, write_atomically
+from .output import destination, infer_format
+from .render import FORMATS, divergence_text, render, verdict_line
 from .report import Report
 from .targets import BadInput, builtin, load
 
@@ -26,15 +38,24 @@ exit codes:
      raises or returns garbage, a corrupt report file
   3  a symbolic proof hit its budget without a verdict (a soundness search
      that finds nothing ends on its budget too: that is not counted)
+  4  internal error: a bug in wpdiff (the message says where to report it)
+  130  interrupted (Ctrl-C): every child process stopped, no report written
 """
 REPLAY_EXIT_CODES = """\
 exit codes:
-  0  no divergence in the file happens any more
-  1  at least one still happens -- expected ones too: replay says whether
-     a divergence happens, not whether history records it
-  2  bad input or usage: the file is not a wpdiff report or divergence,
-     or a fast path it names cannot be loaded or run
+  0  no divergence in the file that history does not expect happens any
+     more (a report on a fast path over v5.9 also holds v5.9's own findings,
+     which still happen: replay lists them, they do not make it fail)
+  1  at least one divergence that is not expected still happens
+  2  bad input or usage: the file is not a wpdiff report or divergence, it
+     was changed after wpdiff wrote it (a saved word that is not what its
+     saved state packs to), or a fast path it names cannot be loaded or run
+  4  internal error: a bug in wpdiff
+  130  interrupted (Ctrl-C)
 """
+ISSUES = "the wpdiff project's issue tracker, with the command line and this message"
+INTERNAL = 4
+INTERRUPTED = 130
 
 
 class _Parser(argparse.ArgumentParser):
@@ -51,11 +72,14 @@ def _parser() -> argparse.ArgumentParser:
         epilog=EXIT_CODES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    top.add_argument("--version", action="version", version=f"wpdiff {_version()}")
     sub = top.add_subparsers(dest="command", metavar="command", parser_class=_Parser)
     sub.required = True
 
-    sub.add_parser("eras", help="list the kernel eras", epilog=EXIT_CODES,
-                   formatter_class=argparse.RawDescriptionHelpFormatter)
+    eras = sub.add_parser("eras", help="list the kernel eras, or the era of a release", epilog=EXIT_CODES,
+                          formatter_class=argparse.RawDescriptionHelpFormatter)
+    eras.add_argument("--kernel", metavar="RELEASE",
+                      help="print the era whose span holds this release (6.1, or `uname -r`: 6.18.44-fc-v669)")
 
     check = sub.add_parser(
         "check",
@@ -65,7 +89,9 @@ def _parser() -> argparse.ArgumentParser:
         epilog=EXIT_CODES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    check.add_argument("--era", action="append", metavar="ERA", help="an era to check (repeatable; default: all)")
+    check.add_argument("--era", action="append", metavar="ERA",
+                       help="an era to check, by its id (v5.9) or a release it spans (6.1, v5.10); "
+                            "repeatable; default: all")
     check.add_argument("--engine", choices=ENGINES + ("all",), default="exhaustive")
     check.add_argument("--space", choices=SPACES, default="small",
                        help="the exhaustive engine's bounded space (default: small)")
@@ -78,15 +104,18 @@ def _parser() -> argparse.ArgumentParser:
                        help="worker processes, or CrossHair processes at a time (default: all cores)")
     check.add_argument("--fastpath", metavar="MODULE:FUNCTION", help="your fast path over the packed word")
     check.add_argument("--base", metavar="ERA", help="the era your fast path changes (with --fastpath)")
-    check.add_argument("--format", choices=FORMATS, default="text")
-    check.add_argument("-o", "--output", metavar="FILE", help="write the report here (default: standard output)")
+    check.add_argument("--format", choices=FORMATS, default=None,
+                       help="the report's format (default: from the suffix of -o: .json, .sarif, .xml (junit), "
+                            ".tap, .txt; else text)")
+    check.add_argument("-o", "--output", metavar="FILE",
+                       help="write the report here, whole or not at all (default, or -: standard output)")
 
     compare = sub.add_parser("compare", help="every class of states where two eras decide differently",
                              epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
     compare.add_argument("a", metavar="ERA_A")
     compare.add_argument("b", metavar="ERA_B")
     compare.add_argument("--space", choices=SPACES, default="small")
-    compare.add_argument("--format", choices=FORMATS, default="text")
+    compare.add_argument("--format", choices=FORMATS, default=None)
     compare.add_argument("-o", "--output", metavar="FILE")
 
     replay = sub.add_parser("replay", help="rerun the divergences saved in a JSON report",
@@ -110,41 +139,73 @@ def command_modules() -> list:
             for m in sorted(pkgutil.iter_modules(package.__path__), key=lambda m: m.name) if m.name.startswith("cmd_")]
 
 
-def _progress(engine: str, done: int, total: int) -> None:
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("wpdiff")
+    except PackageNotFoundError:
+        return "(not installed)"
+
+
+def _progress(engine: str, done: int, total: int, what: str = "") -> None:
+    """What the check is doing, on a terminal: the engine, what it runs
+    (the models over the states, a proof), and how far it is."""
     if sys.stderr.isatty():
-        sys.stderr.write(f"\r{engine}: {done}/{total}")
+        sys.stderr.write(f"\r\x1b[K{engine}: {what + ' ' if what else ''}{done}/{total}")
         sys.stderr.write("\n" if done == total else "")
         sys.stderr.flush()
 
 
 def _eras(requested: Optional[List[str]]) -> List[str]:
+    """The era ids asked for: an id, an alias (v6.10) or a release the
+    era's span holds (6.1, v5.10), in release order."""
     if not requested:
         return list(ERAS)
+    ids = []
     for e in requested:
-        if e not in ERAS:
-            raise BadInput(f"--era: unknown era {e!r}; expected one of {', '.join(ERAS)}")
-    return [e for e in ERAS if e in requested]
+        try:
+            ids.append(_resolve(e))
+        except (UnknownEra, ValueError) as why:
+            raise BadInput(f"--era {e}: {why}") from None
+    return [e for e in ERAS if e in ids]
+
+
+def _resolve(name: str) -> str:
+    if name in ERAS:
+        return name
+    from wpdiff.spec import eras
+
+    resolve = getattr(eras, "era", None)
+    if resolve is None:
+        raise UnknownEra(f"unknown era {name!r}; expected one of {', '.join(ERAS)}")
+    return resolve(name).id
 
 
 def _emit(text: str, output: Optional[str]) -> None:
-    if output:
-        write_atomically(output, text)
-    else:
-        sys.stdout.write(text)
+    destination(output).write(text)
 
 
-def cmd_eras() -> int:
+def cmd_eras(kernel: Optional[str] = None) -> int:
     found = {e: sorted({f.invariant for f in FINDINGS if f.era == e}) for e in ERAS}
-    for era in ERAS.values():
-        print(f"{era.id:9s} {era.releases:18s} {era.title}")
+    shown = list(ERAS.values())
+    if kernel is not None:
+        from wpdiff.spec.eras import for_kernel
+
+        try:
+            shown = [for_kernel(kernel)]
+        except UnknownEra as e:
+            raise BadInput(f"--kernel: {e}") from None
+    for era in shown:
+        print(f"{era.id:9s} {era.span:18s} {era.title}")
         print(f"{'':9s} {'':18s} breaks: {', '.join(found[era.id]) or 'nothing'}")
     return 0
 
 
 def cmd_check(args: argparse.Namespace, argv: Sequence[str]) -> int:
     era_ids = _eras(args.era)
-    if args.output:
-        check_writable(args.output)
+    fmt = infer_format(args.output, args.format)
+    out = destination(args.output)  # refused now, not after a run of minutes
     if args.fastpath:
         if not args.base:
             raise BadInput("--fastpath needs --base ERA: the era your fast path changes")
@@ -172,7 +233,9 @@ def cmd_check(args: argparse.Namespace, argv: Sequence[str]) -> int:
             run_crosshair(report, era_ids, targets, args.budget, _progress, args.jobs)
         if not args.fastpath:
             missing += [f"{m} ({engine})" for m in missing_history(report, engine, era_ids, args.space)]
-    _emit(render(report, args.format, missing), args.output)
+    out.write(render(report, fmt, missing))
+    if out.path is not None:  # the console still says how it ended
+        print(f"wpdiff: {verdict_line(report, missing)}; {fmt} report written to {args.output}", file=sys.stderr)
     if report.unexpected() or missing:
         return 1
     if report.unproved():
@@ -186,19 +249,19 @@ def cmd_compare(args: argparse.Namespace) -> int:
     for e in (args.a, args.b):
         if e not in ERAS:
             raise BadInput(f"unknown era {e!r}; expected one of {', '.join(ERAS)}")
-    if args.output:
-        check_writable(args.output)
+    fmt = infer_format(args.output, args.format)
+    out = destination(args.output)
     classes = compare(args.a, args.b, args.space)
     report = Report(command=f"compare {args.a} {args.b}", eras=[args.a, args.b], divergences=classes)
-    if args.format == "text":
+    if fmt == "text":
         decided = [d for d in classes if d.spec.decision is not d.other.decision]
         alike = [d for d in classes if d.spec.decision is d.other.decision]
         head = (f"{args.a} and {args.b} decide differently on {sum(d.count for d in decided)} admitted state(s), "
                 f"in {len(decided)} class(es); they decide alike by other kernel events on "
                 f"{sum(d.count for d in alike)} more, in {len(alike)} class(es)\n\n")
-        _emit(head + "\n\n".join(divergence_text(d) for d in classes) + "\n", args.output)
+        out.write(head + "\n\n".join(divergence_text(d) for d in classes) + "\n")
     else:
-        _emit(render(report, args.format, []), args.output)
+        out.write(render(report, fmt, []))
     return 0
 
 
@@ -209,7 +272,11 @@ def cmd_replay(args: argparse.Namespace) -> int:
     for r in results:
         state = "reproduced exactly" if r.exact else ("reproduced" if r.reproduced else "no longer happens")
         print(f"[{state}] " + divergence_text(r.divergence) + (f"\n  note:        {r.note}" if r.note else ""))
-    print(f"{sum(r.reproduced for r in results)} of {len(results)} divergence(s) still happen")
+    still = [r for r in results if r.reproduced]
+    unexpected = [r for r in still if not r.divergence.expected]
+    print(f"{len(still)} of {len(results)} divergence(s) still happen; "
+          + (f"{len(unexpected)} of them not expected" if unexpected else
+             "history expects every one that does" if still else "nothing left to fix"))
     return code
 
 
@@ -244,10 +311,42 @@ def cmd_explain(args: argparse.Namespace) -> int:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the clean-up short
+        try:
+            children.stop_all()
+        finally:
+            children.reset()
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+        print("wpdiff: interrupted; every process it started is stopped, no report written", file=sys.stderr)
+        return INTERRUPTED
+    except BrokenPipeError:  # the reader went away (| head): nothing to say to it
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+        except (OSError, ValueError):
+            pass
+        return 0
+    except Exception as e:  # a bug in wpdiff, not in its input
+        return internal_error(e)
+
+
+def internal_error(e: BaseException) -> int:
+    """One line for a crash: what, where in wpdiff, and where to report it."""
+    frames = traceback.extract_tb(e.__traceback__)
+    where = f" at {os.path.basename(frames[-1].filename)}:{frames[-1].lineno}" if frames else ""
+    print(f"wpdiff: internal error: {type(e).__name__}: {e}{where}; this is a bug in wpdiff, please report it "
+          f"to {ISSUES}", file=sys.stderr)
+    return INTERNAL
+
+
+def _main(argv: List[str]) -> int:
     args = _parser().parse_args(argv)
     try:
         if args.command == "eras":
-            return cmd_eras()
+            return cmd_eras(args.kernel)
         if args.command == "check":
             return cmd_check(args, argv)
         if args.command == "compare":

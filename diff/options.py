@@ -36,12 +36,26 @@ def jobs(text: str) -> int:
     return n
 
 
+# A budget's wall-clock bound, twice it and a minute, is waited for by
+# poll(), which takes milliseconds in a C int: about 24 days at most.
+MAX_SECONDS = 7 * 24 * 3600
+
+
 def seconds(text: str) -> float:
-    """A time budget in seconds: a finite number > 0."""
+    """A time budget in seconds: a finite number > 0, at most a week.
+
+    >>> seconds("1e9")
+    Traceback (most recent call last):
+      ...
+    argparse.ArgumentTypeError: expected a number of seconds > 0 and at most 604800 (a week), got 1e9
+    """
     try:
         s = float(text)
     except ValueError:
         s = math.nan
     if not (s > 0 and math.isfinite(s)):
         raise argparse.ArgumentTypeError(f"expected a number of seconds > 0, got {text}")
+    if s > MAX_SECONDS:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds > 0 and at most {MAX_SECONDS} (a week), "
+                                         f"got {text}")
     return s

@@ -1,5 +1,6 @@
 """Reports as text (for people), JSON (for tools), SARIF 2.1.0 (for code
-scanning) and JUnit XML (for CI dashboards)."""
+scanning), JUnit XML (for CI dashboards) and TAP 13 (for kselftest-style
+harnesses)."""
 
 import importlib.util
 import json
@@ -15,7 +16,7 @@ from wpdiff.spec import ERAS, INVARIANTS
 from .report import SEARCH_RUN, Compared, Divergence, EngineRun, Report, Verdict
 from .targets import BadInput
 
-FORMATS = ("text", "json", "sarif", "junit")
+FORMATS = ("text", "json", "sarif", "junit", "tap")
 HISTORY_RULE = "history-not-reproduced"  # SARIF: a history finding the check did not reproduce
 BUDGET_NOTIFICATION = "budget-hit"  # SARIF: a run that hit its budget without a verdict
 
@@ -44,32 +45,53 @@ def _holders(d: Divergence) -> str:
 
 
 def _seen(d: Divergence) -> str:
-    k = d.kernel_saw
-    return (
-        f"refcount {k['refcount']}, _mapcount {k['mapcount']}, swapcount {k['swapcount']}, "
-        f"{'|'.join(k['flags']) or 'no flags'}, {k['mapping']}, pte {'|'.join(k['pte']) or '0'}, "
-        f"vma {'|'.join(k['vma']) or '0'}"
-    )
+    """The packed word and every field of it, as ``layout.describe()``
+    unpacks it -- the fields come from the layout's table, not from a list
+    kept here, so a field the era's fast path reads (``_large_mapcount``,
+    the folio order, the maybe-mapped-shared bit) cannot be left out."""
+    parts = []
+    for name, value in d.kernel_saw.items():
+        if isinstance(value, list):
+            value = "|".join(str(v) for v in value) or "0"
+        parts.append(f"{name} {value}")
+    return f"word {d.word:#x}: " + ", ".join(parts)
+
+
+def _what(d: Divergence) -> Tuple[str, str]:
+    """What a divergence is, and how it is judged, for its header line."""
+    if d.compared is Compared.ERAS:
+        how = (f"{d.era} decides {d.spec.decision.value}, {d.other_era} {d.other.decision.value}"
+               if d.spec is not None and d.other is not None and d.spec.decision is not d.other.decision else
+               f"both decide {d.spec.decision.value if d.spec else '?'}, by other kernel events")
+        return f"differs from {d.other_era}: {how}", "a difference between eras"
+    if d.compared is Compared.FAITHFULNESS and not d.target.startswith("builtin:"):
+        # a user's change is meant to differ from its base: it is judged by the guarantees it keeps
+        return f"behaviour change from {d.era} in {d.target}", "a change, judged by the guarantees"
+    what = d.invariant or "faithfulness"
+    return what, "expected" if d.expected else "UNEXPECTED"
+
+
+def _aligned(label: str, text: str) -> str:
+    return f"  {label + ':':<13}{text}"
 
 
 def divergence_text(d: Divergence) -> str:
-    what = d.invariant or ("differs from " + d.other_era if d.other_era else "faithfulness")
-    tag = "expected" if d.expected else "UNEXPECTED"
+    what, tag = _what(d)
     sev = f" ({d.severity})" if d.severity else ""
     lines = [f"{d.era}: {what}{sev} -- {tag}, {d.count} state(s), {d.engine}" + (f", seed {d.seed}" if d.seed is not None else "")]
-    lines.append(f"  Given:       {_holders(d)}")
-    lines.append(f"  kernel saw:  {_seen(d)}")
+    lines.append(_aligned("Given", _holders(d)))
+    lines.append(_aligned("kernel saw", _seen(d)))
     if d.spec is not None:
-        lines.append(f"  spec:        {d.spec}")
+        lines.append(_aligned(d.era if d.compared is Compared.ERAS else "spec", str(d.spec)))
     if d.fast_path is not None:
         events = ", ".join(d.fast_path.events) or "no events"
-        lines.append(f"  fast path:   {d.fast_path.decision}: {events}   [{d.target}]")
+        lines.append(_aligned("fast path", f"{d.fast_path.decision}: {events}   [{d.target}]"))
     if d.other is not None:
-        lines.append(f"  {d.other_era}:{' ' * max(1, 12 - len(d.other_era))}{d.other}")
-    lines.append(f"  why:         {d.explanation}")
+        lines.append(_aligned(d.other_era, str(d.other)))
+    lines.append(_aligned("why", d.explanation))
     refs = [f"fixed by {d.fixed_by}" if d.fixed_by else "", f"cow.c: {d.cow_c}" if d.cow_c else ""]
     if any(refs):
-        lines.append("  see:         " + "; ".join(r for r in refs if r))
+        lines.append(_aligned("see", "; ".join(r for r in refs if r)))
     return "\n".join(lines)
 
 
@@ -111,13 +133,19 @@ def text(report: Report, missing: List[str]) -> str:
         out.append("")
     for m in missing:
         out.append(f"history not reproduced: {m}")
+    out.append(verdict_line(report, missing))
+    return "\n".join(out) + "\n"
+
+
+def verdict_line(report: Report, missing: List[str]) -> str:
+    """The text report's last line: "verdict: nothing unexpected", or what was."""
+    unexpected, unproved = report.unexpected(), report.unproved()
     verdict = "nothing unexpected" if not unexpected and not missing else (
         f"{len(unexpected)} unexpected divergence(s)" + (f", {len(missing)} history finding(s) missing" if missing else "")
     )
     if unproved:
         verdict += f"; {len(unproved)} symbolic proof(s) hit the budget without a verdict"
-    out.append(f"verdict: {verdict}")
-    return "\n".join(out) + "\n"
+    return f"verdict: {verdict}"
 
 
 def _expected_cell(era_id: str, inv: str, report: Report) -> bool:
@@ -296,18 +324,12 @@ def _run_text(run: EngineRun) -> str:
     return f"{run.engine}: {run.verdict.value}" + (f" ({run.note})" if run.note else "")
 
 
-def junit(report: Report, missing: List[str]) -> str:
-    """JUnit XML: a test suite per engine (a CrossHair run "crosshair:..."
-    belongs to the suite "crosshair"), a test case per era and guarantee its
-    runs decide, and one per run that decides none of them (a CrossHair copy
-    lemma, the proof of a user's fast path).  A case fails on an unexpected
-    divergence or a history finding its engine did not reproduce (one
-    listed without its engine, as the pytest plugin lists them, goes to a
-    suite "history"); expected divergences go to its system-out.  A case whose run hit its budget
-    without a verdict is <skipped>, not <error>: nothing went wrong in the
-    run, it decided nothing -- not a pass, and not a failure either (that
-    is the exit code's to say: 3 for a proof, nothing for a search, which
-    always ends on its budget)."""
+Suites = Dict[str, Dict[Tuple[Optional[str], str], _Case]]
+
+
+def _suites(report: Report, missing: List[str]) -> Tuple[Suites, Dict[str, float]]:
+    """The test cases of a report, per engine (JUnit's suites, TAP's test
+    points), and each engine's seconds."""
     suites: Dict[str, Dict[Tuple[Optional[str], str], _Case]] = {}
     seconds: Dict[str, float] = {}
     for run in report.runs:
@@ -328,6 +350,50 @@ def junit(report: Report, missing: List[str]) -> str:
         era_id, invariant, engine = _missing(entry)
         suites.setdefault(engine or "history", {}).setdefault((era_id, invariant), _Case()).missing.append(entry)
 
+    return suites, seconds
+
+
+def tap(report: Report, missing: List[str]) -> str:
+    """TAP version 13, as kselftest writes it (KernelCI-style harnesses read
+    it): one test point per JUnit test case, ``not ok`` for a failure; a
+    case whose findings are all expected (history's) is ``ok ... # XFAIL``,
+    one whose run hit its budget ``ok ... # SKIP``.  The findings follow
+    each point as ``#`` diagnostic lines."""
+    suites, _ = _suites(report, missing)
+    points: List[str] = []
+    for engine, cases in suites.items():
+        for (era_id, name), case in cases.items():
+            title = f"{engine}: {era_id + ' ' if era_id else ''}{name}"
+            unexpected = [d for d in case.found if not d.expected]
+            not_reproduced = [_not_reproduced(m) for m in case.missing]
+            budget = [_run_text(r) for r in case.budget + case.runs if r.verdict is Verdict.BUDGET]
+            n = len(points) + 1
+            if unexpected or not_reproduced:
+                line, details = f"not ok {n} {title}", [divergence_text(d) for d in unexpected] + not_reproduced
+            elif case.found:
+                line = f"ok {n} {title} # XFAIL {len(case.found)} finding(s) history records"
+                details = [divergence_text(d) for d in case.found]
+            elif budget:
+                line, details = f"ok {n} {title} # SKIP {'; '.join(budget)}", []
+            else:
+                line, details = f"ok {n} {title}", [_run_text(r) for r in case.runs]
+            points.append("\n".join([line] + [f"# {x}" for d in details for x in d.splitlines()]))
+    return "\n".join(["TAP version 13", f"1..{len(points)}"] + points) + "\n"
+
+
+def junit(report: Report, missing: List[str]) -> str:
+    """JUnit XML: a test suite per engine (a CrossHair run "crosshair:..."
+    belongs to the suite "crosshair"), a test case per era and guarantee its
+    runs decide, and one per run that decides none of them (a CrossHair copy
+    lemma, the proof of a user's fast path).  A case fails on an unexpected
+    divergence or a history finding its engine did not reproduce (one
+    listed without its engine, as the pytest plugin lists them, goes to a
+    suite "history"); expected divergences go to its system-out.  A case whose run hit its budget
+    without a verdict is <skipped>, not <error>: nothing went wrong in the
+    run, it decided nothing -- not a pass, and not a failure either (that
+    is the exit code's to say: 3 for a proof, nothing for a search, which
+    always ends on its budget)."""
+    suites, seconds = _suites(report, missing)
     root = ET.Element("testsuites", name="wpdiff")
     for engine, cases in suites.items():
         suite = ET.SubElement(root, "testsuite", name=engine, time=str(round(seconds.get(engine, 0.0), 2)))
@@ -365,30 +431,6 @@ def render(report: Report, fmt: str, missing: List[str]) -> str:
         return sarif(report, missing) + "\n"
     if fmt == "junit":
         return junit(report, missing)
+    if fmt == "tap":
+        return tap(report, missing)
     raise ValueError(f"unknown format {fmt!r}; expected one of {', '.join(FORMATS)}")
-
-
-def check_writable(path: str) -> None:
-    """Refuse an output path that cannot be written, before any work is done."""
-    folder = os.path.dirname(os.path.abspath(path))
-    if os.path.isdir(path):
-        raise BadInput(f"-o {path}: is a directory; expected a file name")
-    if not os.path.isdir(folder):
-        raise BadInput(f"-o {path}: no directory {folder}")
-    if not os.access(folder, os.W_OK):
-        raise BadInput(f"-o {path}: cannot write into {folder}")
-
-
-def write_atomically(path: str, content: str) -> None:
-    """Write `content` to `path` whole or not at all."""
-    check_writable(path)
-    tmp = os.path.join(os.path.dirname(os.path.abspath(path)), f".{os.path.basename(path)}.tmp-{os.getpid()}")
-    try:
-        with open(tmp, "w") as f:
-            f.write(content)
-        os.replace(tmp, path)
-    except OSError as e:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise BadInput(f"-o {path}: cannot write: {e.strerror}") from None
-

@@ -8,6 +8,11 @@ is a run: the engines' verdicts, the era x invariant table, the divergences.
 Both serialize with dataclasses-json; ``wpdiff replay FILE`` reruns a saved
 divergence.  The JSON schema is ``Report.schema()`` (marshmallow), and
 the README's "Reports" section says what the fields hold.
+
+Schema version 2 writes every packed word as a hex string (``"0x1f"``): a
+JSON integer above 2**53 -- most words -- is rounded by jq 1.6 and
+JavaScript, and a rounded word replayed as a different state.  Replay reads
+a report strictly, from these dataclasses' fields (``wpdiff.diff.schema``).
 """
 
 from dataclasses import dataclass, field
@@ -19,7 +24,9 @@ from dataclasses_json import DataClassJsonMixin
 from wpdiff.spec.outcome import Outcome
 from wpdiff.spec.state import FaultState
 
-SCHEMA_VERSION = 1
+from .schema import word_field
+
+SCHEMA_VERSION = 2  # 1: words were JSON integers
 
 
 class Compared(str, Enum):
@@ -39,8 +46,8 @@ class Verdict(str, Enum):
 class FastResult(DataClassJsonMixin):
     """A fast path's result, decoded."""
 
-    after: int  # the word after
-    trace: int  # the trace word
+    after: int = word_field()  # the word after
+    trace: int = word_field()  # the trace word
     decision: str
     events: List[str]
     after_fields: Dict[str, object]  # layout.describe() of the word after
@@ -51,7 +58,7 @@ class Divergence(DataClassJsonMixin):
     era: str
     compared: Compared
     state: Optional[FaultState]  # None: a word no well-formed state has (found by CrossHair on all words)
-    word: int  # what the kernel saw, packed ...
+    word: int = word_field()  # what the kernel saw, packed ...
     kernel_saw: Dict[str, object]  # ... and unpacked
     explanation: str
     engine: str  # "exhaustive", "hypothesis" (every profile) or "crosshair": the engine part of its run's name

@@ -59,6 +59,7 @@ from wpdiff.spec.history import expected
 
 from . import exhaustive
 from .check import faithfulness_divergence, soundness_divergence
+from . import children
 from .report import SEARCH_RUN, EngineRun, Report, Verdict
 from .shapes import ARGS, build
 from .targets import BadInput, FastPath, Target
@@ -357,10 +358,10 @@ def _crosshair(source: str, function: str, budget: float) -> Tuple[str, float, i
         env = dict(os.environ, PYTHONPATH=os.pathsep.join([tmp] + sys.path))
         start = time.perf_counter()
         try:
-            run = subprocess.run(
+            run = children.run(
                 [sys.executable, "-m", "crosshair", "check", "--report_all",
                  f"--per_condition_timeout={budget}", f"--per_path_timeout={budget}", f"{module}.{function}"],
-                capture_output=True, text=True, env=env, cwd=tmp, timeout=2 * budget + STARTUP,
+                env=env, cwd=tmp, timeout=2 * budget + STARTUP,
             )
         except subprocess.TimeoutExpired as e:
             seconds = time.perf_counter() - start
@@ -491,64 +492,80 @@ def run_crosshair(
         if progress:
             progress("crosshair", done, total)
 
-    with ThreadPoolExecutor(max_workers=jobs) as pool:
-        # the longest first, so that no core idles at the end: the lemmas,
-        # the searches, then the proofs from the latest era (the longest)
-        lemma_runs = {first: pool.submit(check_copy_lemma, first, budget) for first in lemmas}
-        searches = [(key, era_id, target, pool.submit(search_soundness, era_id, search_budget, target))
-                    for key, era_id, target in searched]
-        proofs = {group[0]: pool.submit(check_faithfulness, group[0], budget) for group in reversed(same.values())}
-        proofs = dict(reversed(proofs.items()))
+    pool = ThreadPoolExecutor(max_workers=jobs)
+    try:
+        _collect(report, pool, same, lemmas, lemma_of, searched, budget, search_budget, tick)
+    except BaseException:  # Ctrl-C, or an error: no queued proof may start, no CrossHair process outlive the check
+        pool.shutdown(wait=False, cancel_futures=True)
+        children.stop_all()
+        pool.shutdown(wait=True)
+        children.reset()
+        raise
+    pool.shutdown(wait=True)
 
-        lemma_verdicts: Dict[str, Verdict] = {}
-        for first, future in lemma_runs.items():
-            verdict, seconds, last = future.result()
-            tick()
-            lemma_verdicts[first] = verdict
-            report.runs.append(EngineRun(
-                f"crosshair:wp_page_copy:{PAGE_FLAGS[first].name}", verdict, 0, round(seconds, 2),
-                f"the copy lemma of {', '.join(lemmas[first])}, {budget:g} s budget: {last.split(': ', 1)[-1]}"))
-        for first, future in proofs.items():
-            proof = future.result()
-            tick()
-            if proof.cut and proof.verdict is not Verdict.DIVERGENCE:
-                lemma = lemma_verdicts[lemma_of[first.era]]
-                if lemma is Verdict.DIVERGENCE:  # the cut cannot be trusted: prove the fast path whole
-                    whole = check_faithfulness(first, budget, cut=False)
-                    proof = replace(whole, seconds=proof.seconds + whole.seconds)
-                elif lemma is Verdict.BUDGET:
-                    proof = replace(proof, verdict=Verdict.BUDGET)
-            note = (f"faithfulness {'up to wp_page_copy()' if proof.cut else 'whole'}, {budget:g} s budget: "
-                    f"{proof.last.split(': ', 1)[-1]}")
-            if proof.cut:
-                note += f"; the copy lemma: {lemma_verdicts[lemma_of[first.era]].value}"
-            for target in same[(first.fast, ERAS[first.era].do_wp_page)]:
-                if proof.word is not None:
-                    try:
-                        state = witness(target.era, proof.word)
-                    except WitnessError:
-                        state = None  # reported on the word alone
-                    report.divergences.append(
-                        faithfulness_divergence(target, state, proof.word, target.fast(proof.word), 1, "crosshair"))
-                report.runs.append(EngineRun(f"crosshair:{target.name}", proof.verdict, 0, round(proof.seconds, 2), note))
 
-        table = report.table.setdefault("crosshair", {})
-        for key, era_id, target, future in searches:
-            search = future.result()
-            tick()
-            table[key] = {f.invariant: 1 for f in search.found}
-            for f in search.found:
-                # A user's fast path inherits what its base era breaks, as in the exhaustive engine.
-                report.divergences.append(soundness_divergence(
-                    era_id, f.invariant, f.state, concretize(era_id, f.state), f.message, 1, "crosshair",
-                    target.name if target else f"model:{era_id}",
-                    inherited=target is not None and expected(era_id, f.invariant),
-                    fast=target.fast if target else None,
-                ))
-            note = f"{search_budget:g} s budget"
-            if search.found:
-                note += "; first found: " + ", ".join(f"{f.invariant} at path {f.path}" for f in search.found)
-            if search.verdict is Verdict.BUDGET:
-                note += "; no new finding within the budget is not a proof"
-            report.runs.append(EngineRun(f"{SEARCH_RUN}{key}", Verdict.DIVERGENCE if search.found else search.verdict,
-                                         search.paths, round(search.seconds, 2), note))
+def _collect(report: Report, pool: ThreadPoolExecutor, same: Dict[tuple, List[Target]], lemmas: Dict[str, List[str]],
+             lemma_of: Dict[str, str], searched: list, budget: float, search_budget: float,
+             tick: Callable[[], None]) -> None:
+    """Submit every CrossHair run of :func:`run_crosshair` to `pool` and add
+    what each finds to `report`, in a fixed order."""
+    # the longest first, so that no core idles at the end: the lemmas,
+    # the searches, then the proofs from the latest era (the longest)
+    lemma_runs = {first: pool.submit(check_copy_lemma, first, budget) for first in lemmas}
+    searches = [(key, era_id, target, pool.submit(search_soundness, era_id, search_budget, target))
+                for key, era_id, target in searched]
+    proofs = {group[0]: pool.submit(check_faithfulness, group[0], budget) for group in reversed(same.values())}
+    proofs = dict(reversed(proofs.items()))
+
+    lemma_verdicts: Dict[str, Verdict] = {}
+    for first, future in lemma_runs.items():
+        verdict, seconds, last = future.result()
+        tick()
+        lemma_verdicts[first] = verdict
+        report.runs.append(EngineRun(
+            f"crosshair:wp_page_copy:{PAGE_FLAGS[first].name}", verdict, 0, round(seconds, 2),
+            f"the copy lemma of {', '.join(lemmas[first])}, {budget:g} s budget: {last.split(': ', 1)[-1]}"))
+    for first, future in proofs.items():
+        proof = future.result()
+        tick()
+        if proof.cut and proof.verdict is not Verdict.DIVERGENCE:
+            lemma = lemma_verdicts[lemma_of[first.era]]
+            if lemma is Verdict.DIVERGENCE:  # the cut cannot be trusted: prove the fast path whole
+                whole = check_faithfulness(first, budget, cut=False)
+                proof = replace(whole, seconds=proof.seconds + whole.seconds)
+            elif lemma is Verdict.BUDGET:
+                proof = replace(proof, verdict=Verdict.BUDGET)
+        note = (f"faithfulness {'up to wp_page_copy()' if proof.cut else 'whole'}, {budget:g} s budget: "
+                f"{proof.last.split(': ', 1)[-1]}")
+        if proof.cut:
+            note += f"; the copy lemma: {lemma_verdicts[lemma_of[first.era]].value}"
+        for target in same[(first.fast, ERAS[first.era].do_wp_page)]:
+            if proof.word is not None:
+                try:
+                    state = witness(target.era, proof.word)
+                except WitnessError:
+                    state = None  # reported on the word alone
+                report.divergences.append(
+                    faithfulness_divergence(target, state, proof.word, target.fast(proof.word), 1, "crosshair"))
+            report.runs.append(EngineRun(f"crosshair:{target.name}", proof.verdict, 0, round(proof.seconds, 2), note))
+
+    table = report.table.setdefault("crosshair", {})
+    for key, era_id, target, future in searches:
+        search = future.result()
+        tick()
+        table[key] = {f.invariant: 1 for f in search.found}
+        for f in search.found:
+            # A user's fast path inherits what its base era breaks, as in the exhaustive engine.
+            report.divergences.append(soundness_divergence(
+                era_id, f.invariant, f.state, concretize(era_id, f.state), f.message, 1, "crosshair",
+                target.name if target else f"model:{era_id}",
+                inherited=target is not None and expected(era_id, f.invariant),
+                fast=target.fast if target else None,
+            ))
+        note = f"{search_budget:g} s budget"
+        if search.found:
+            note += "; first found: " + ", ".join(f"{f.invariant} at path {f.path}" for f in search.found)
+        if search.verdict is Verdict.BUDGET:
+            note += "; no new finding within the budget is not a proof"
+        report.runs.append(EngineRun(f"{SEARCH_RUN}{key}", Verdict.DIVERGENCE if search.found else search.verdict,
+                                     search.paths, round(search.seconds, 2), note))

@@ -10,6 +10,7 @@ model, and which guarantees it keeps.
 import importlib
 import os
 import sys
+import traceback
 from dataclasses import dataclass
 from typing import Callable, Tuple
 
@@ -76,11 +77,27 @@ def call(target: Target, word: int, what: str = "") -> Tuple[int, int]:
         result = target.fast(word)
     except Exception as e:
         raise BadInput(
-            f"fast path {target.name} raised {type(e).__name__}: {e} on the word {word:#x}{what}; "
-            "a fast path must return (word after, trace word)"
+            f"fast path {target.name} raised {type(e).__name__}: {e} on the word {word:#x}{what}"
+            f"{where_raised(e)}; a fast path must return (word after, trace word)"
         ) from None
     check_result(target, word, result, what)
     return result
+
+
+def where_raised(e: BaseException) -> str:
+    """" (at FILE:LINE)", the line of the fast path's own code that raised `e`
+    (the innermost frame outside wpdiff's engines), relative to the current
+    directory when it is inside it."""
+    frames = traceback.extract_tb(e.__traceback__)[1:]  # [0] is call() itself
+    if not frames:
+        return ""
+    frame = frames[-1]
+    path = frame.filename
+    try:
+        path = os.path.relpath(path) if not os.path.relpath(path).startswith("..") else path
+    except ValueError:
+        pass
+    return f" (at {path}:{frame.lineno})"
 
 
 def check_result(target: Target, word: int, result: object, what: str = "") -> None:
