@@ -180,6 +180,17 @@ static int reopen_pagemap(void) {
 }
 
 static void serve(void) __attribute__((noreturn));
+static pid_t controller;
+
+/* A forked process keeps only the pipe ends a served process uses: so when
+ * the controller dies (killed on a timeout, say) every read of a command
+ * pipe sees end-of-file and the process exits.  Not PR_SET_PDEATHSIG: that
+ * would kill P1 when its parent P0 exits, which a program may ask for. */
+static void close_controller_ends(void);
+static void as_child(void) { close_controller_ends(); }
+static void orphaned_check(unsigned *spins) {
+    if (++*spins % 4096 == 0 && kill(controller, 0) < 0 && errno == ESRCH) _exit(5);
+}
 
 static int do_step(int k, struct result *r) {
     struct step *s = &steps[k];
@@ -196,7 +207,7 @@ static int do_step(int k, struct result *r) {
         if (p < 0) return fail(r, "fork");
         if (p == 0) {
             me = s->arg;
-            prctl(PR_SET_PDEATHSIG, SIGKILL);
+            as_child();
             if (reopen_pagemap() < 0) _exit(3);
             serve();
         }
@@ -331,7 +342,8 @@ struct member { int k; struct result *r; };
 static void *member_thread(void *p) {
     struct member *m = p;
     atomic_fetch_add(&gate->ready, 1);
-    while (!atomic_load(&gate->release)) sched_yield();
+    unsigned spins = 0;
+    while (!atomic_load(&gate->release)) { sched_yield(); orphaned_check(&spins); }
     do_step(m->k, m->r);
     return NULL;
 }
@@ -360,6 +372,13 @@ static void run_mine(int first, int count, struct reply *rep) {
     }
     for (int i = 0; i < rep->n; i++)
         if (th[i]) pthread_join(th[i], NULL);
+}
+
+static void close_controller_ends(void) {
+    for (int p = 0; p < nprocs; p++) {
+        if (cmdfd[p][1] >= 0) { close(cmdfd[p][1]); cmdfd[p][1] = -1; }
+        if (repfd[p][0] >= 0) { close(repfd[p][0]); repfd[p][0] = -1; }
+    }
 }
 
 static int write_full(int fd, const void *b, size_t n) {
@@ -575,7 +594,7 @@ static void cleanup_local(void) {
 
 /* a process that exists from the start maps its own variables */
 static void init_child(void) {
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    as_child();
     if (reopen_pagemap() < 0) _exit(3);
     static struct reply rep;
     rep.n = 1;
@@ -682,6 +701,7 @@ int main(void) {
         } else bad_input(line, "unknown directive");
     }
     starts[0] = 1;
+    controller = getpid();
     signal(SIGCHLD, SIG_IGN); /* every process reaps itself; pidfds tell us when */
     signal(SIGPIPE, SIG_IGN);
     setvbuf(stdout, NULL, _IOFBF, 1 << 16);

@@ -195,7 +195,25 @@ def _index(name: str) -> int:
     return int(name[1:])
 
 
+LIMITS = {"processes": 16, "mappings": 16, "steps": 128, "pipes and pins": 16, "registers": 64,
+          "concurrent steps": 8}  # helper.c: MAXP, MAXV, MAXS, MAXO, MAXR, MAXG
+
+
+def _check_limits(program: LiveProgram) -> None:
+    groups = Counter(s.group for s in program.steps)
+    have = {"processes": max(_index(p) for p in program.processes) + 1, "mappings": len(program.mappings),
+            "steps": len(program.steps), "pipes and pins": len({s.obj for s in program.steps if s.obj}),
+            "registers": len(_registers(program)), "concurrent steps": max(groups.values(), default=0)}
+    for what, n in have.items():
+        if n > LIMITS[what]:
+            raise LiveError(f"{program.name}: {n} {what}; the live helper runs at most {LIMITS[what]}")
+    order = [s.group for s in program.steps]
+    if any(order[i] != order[i + 1] and order[i + 1] in order[:i + 1] for i in range(len(order) - 1)):
+        raise LiveError(f"{program.name}: the steps of a concurrent group must be consecutive")
+
+
 def encode(program: LiveProgram, runs: int, cpu: Optional[int], tmpdir: str) -> str:
+    _check_limits(program)
     procs = program.processes
     nprocs = max(_index(p) for p in procs) + 1
     forked = {s.child for s in program.steps if s.op == "fork"}
@@ -283,8 +301,11 @@ def run(program: LiveProgram, runs: Optional[int] = None, era: str = "") -> "Liv
         text = encode(program, runs, cpu, tmp)
         binary = str(helper().path)  # built (once) before the clock starts
         started = time.perf_counter()
-        done = subprocess.run([binary], input=text, capture_output=True, text=True,
-                              timeout=60 + runs * 0.05)
+        try:
+            done = subprocess.run([binary], input=text, capture_output=True, text=True, timeout=60 + runs * 0.05)
+        except subprocess.TimeoutExpired:
+            # killed; its processes read end-of-file on their command pipes and exit
+            raise LiveError(f"{program.name}: {runs} live runs did not finish in {60 + runs * 0.05:.0f} s") from None
         seconds = time.perf_counter() - started
         left = os.listdir(tmp)
     if left:
