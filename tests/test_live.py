@@ -116,7 +116,7 @@ def test_what_cannot_run_here_is_skipped_with_its_reason():
     assert reason and ("freed-page-touched" in reason or "root" in reason)
     assert isinstance(live.run(seed), Skipped)
     ksm = LiveProgram("ksm", (Mapping("P0", "a", 1), Mapping("P0", "b", 1)),
-                      (Step("P0", "ksm merge", 0, var="a", line=3),), (), source="ksm.litmus")
+                      (Step("P0", "ksm-merge", 0, var="a", line=3),), (), source="ksm.litmus")
     if live.machine_skip() is None:
         assert "ksm.litmus:3" in live.why_not(ksm) and "ksm/run=1" in live.why_not(ksm)
     lock = replace(ksm, steps=(Step("P0", "lock", 0, var="a"),))
@@ -246,8 +246,8 @@ def test_nothing_is_left_behind():
     before = _leftovers()
     programs = [examples.cve_2020_29374(), examples.iouring_pin_mprotect(),
                 LiveProgram("odirect", (Mapping("P0", "a", 1),),
-                            (Step("P0", "fork", 0, child="P1"), Step("P0", "pin ro", 1, var="a", obj="pin0"),
-                             Step("P0", "read-pin", 2, obj="pin0", reg="r0")), ())]
+                            (Step("P0", "fork", 0, child="P1"), Step("P0", "pin", 1, var="a", obj="pin0", access="ro", duration="short"),
+                             Step("P0", "pin-read", 2, obj="pin0", reg="r0")), ())]
     for p in programs:
         live.run(p, runs=5)
     with pytest.raises(LiveError):  # a run that fails half-way cleans up too

@@ -56,7 +56,7 @@
 
 enum op {
     OP_FORK = 1, OP_EXIT, OP_WRITE, OP_READ, OP_VMSPLICE, OP_PIPEREAD, OP_MUNMAP, OP_DONTNEED,
-    OP_DONTFORK, OP_MPROTECT, OP_PIN_RW, OP_PIN_RO, OP_PINREAD, OP_UNPIN, OP_NOP,
+    OP_DONTFORK, OP_MPROTECT, OP_PIN_RW, OP_PIN_RO, OP_PINREAD, OP_UNPIN, OP_NOP, OP_DOFORK, OP_PINWRITE,
 };
 
 struct step { int group, proc, op, var, arg, obj, reg, sub; };
@@ -87,6 +87,7 @@ static size_t len[MAXV];
 struct obj {
     int kind;                      /* 0 none, 1 pipe, 2 io_uring pin, 3 O_DIRECT pin */
     int fd[2];
+    char *base; /* the pinned page, even once unmapped */
 #ifndef NO_LIBURING
     struct io_uring ring;
 #endif
@@ -200,7 +201,8 @@ static int do_step(int k, struct result *r) {
     memset(r, 0, sizeof *r);
     r->step = k;
     errno = 0;
-    if (s->var >= 0 && !a && s->op != OP_NOP) { errno = EFAULT; return fail(r, "variable not mapped here"); }
+    int through_pin = s->op == OP_PINREAD || s->op == OP_PINWRITE || s->op == OP_UNPIN;
+    if (s->var >= 0 && !a && s->op != OP_NOP && !through_pin) { errno = EFAULT; return fail(r, "variable not mapped here"); }
     switch (s->op) {
     case OP_FORK: {
         pid_t p = fork();
@@ -258,6 +260,28 @@ static int do_step(int k, struct result *r) {
     case OP_DONTFORK:
         if (madvise(a, n, MADV_DONTFORK) < 0) return fail(r, "madvise(MADV_DONTFORK)");
         return 0;
+    case OP_DOFORK:
+        if (madvise(a, n, MADV_DOFORK) < 0) return fail(r, "madvise(MADV_DOFORK)");
+        return 0;
+    case OP_PINWRITE: {
+        /* the device writes through the fixed buffer: READ_FIXED from a file */
+        if (o->kind != 2) { errno = EBADF; return fail(r, "pin write through a pin that is not R/W here"); }
+#ifndef NO_LIBURING
+        memset(scratch, s->arg, PS);
+        if (pwrite(o->fd[0], scratch, PS, 0) != (ssize_t)PS) return fail(r, "pwrite(pin file)");
+        struct io_uring_sqe *q = io_uring_get_sqe(&o->ring);
+        io_uring_prep_read_fixed(q, o->fd[0], o->base, PS, 0, 0);
+        int e = io_uring_submit(&o->ring);
+        if (e < 0) { errno = -e; return fail(r, "io_uring_submit"); }
+        struct io_uring_cqe *c;
+        e = io_uring_wait_cqe(&o->ring, &c);
+        if (e < 0) { errno = -e; return fail(r, "io_uring_wait_cqe"); }
+        int res = c->res;
+        io_uring_cqe_seen(&o->ring, c);
+        if (res != (int)PS) { errno = res < 0 ? -res : EIO; return fail(r, "IORING_OP_READ_FIXED"); }
+#endif
+        return 0;
+    }
     case OP_MPROTECT:
         if (mprotect(a, n, s->arg ? PROT_READ | PROT_WRITE : PROT_READ) < 0) return fail(r, "mprotect");
         return 0;
@@ -270,6 +294,7 @@ static int do_step(int k, struct result *r) {
         if (e < 0) { errno = -e; return fail(r, "io_uring_queue_init"); }
         o->kind = 2;
         o->fd[0] = -1;
+        o->base = a;
         struct iovec iov = {a, PS};
         e = io_uring_register_buffers(&o->ring, &iov, 1);
         if (e < 0) { errno = -e; return fail(r, "io_uring_register_buffers"); }
@@ -299,7 +324,7 @@ static int do_step(int k, struct result *r) {
 #ifndef NO_LIBURING
             /* what the device reads through the fixed buffer */
             struct io_uring_sqe *q = io_uring_get_sqe(&o->ring);
-            io_uring_prep_write_fixed(q, o->fd[0], a ? a : scratch, PS, 0, 0);
+            io_uring_prep_write_fixed(q, o->fd[0], o->base, PS, 0, 0);
             int e = io_uring_submit(&o->ring);
             if (e < 0) { errno = -e; return fail(r, "io_uring_submit"); }
             struct io_uring_cqe *c;
@@ -694,7 +719,7 @@ int main(void) {
                 bad_input(line, "expected step GROUP PROC OP VAR ARG OBJ REG SUB, at most 128 steps");
             if (s.sub >= 0 && (s.var < 0 || s.sub >= (int)((s.var < nvars && vars[s.var].large ? HPS : PS) / PS)))
                 bad_input(line, "SUB is not a page of the variable");
-            if (s.proc < 0 || s.proc >= nprocs || s.op < OP_FORK || s.op > OP_NOP || s.var >= nvars || s.obj >= MAXO || s.reg >= MAXR)
+            if (s.proc < 0 || s.proc >= nprocs || s.op < OP_FORK || s.op > OP_PINWRITE || s.var >= nvars || s.obj >= MAXO || s.reg >= MAXR)
                 bad_input(line, "step field out of range");
             if (s.op == OP_FORK && (s.arg < 0 || s.arg >= nprocs)) bad_input(line, "fork of a process out of range");
             steps[nsteps++] = s;

@@ -8,6 +8,8 @@ these directly, so the runner can be exercised without the parser.  Each
 operation is spelled as in the litmus syntax; what has no user-space form
 on a kernel left as it is (swap out without swap, a KSM merge with
 ``ksm/run=0``, another party's page lock) says so in :data:`NO_LIVE_FORM`.
+The operation names are those of the world's table
+(``wpdiff.spec.world.ops.OPS``).
 """
 
 from dataclasses import dataclass, field
@@ -27,11 +29,14 @@ class Mapping:
 
 @dataclass(frozen=True)
 class Step:
-    """One step of one thread.  `who` is "P0" or "P0.t1"; `op` the litmus
-    spelling (see OPS); `var` the address it acts on; `value` the byte a
-    write stores; `obj` the pipe or pin it creates or uses ("pipe0",
-    "pin0"); `reg` the register a read sets ("r0"); `child` the process a
-    fork creates.  Steps with the same `group` run concurrently (``||``)."""
+    """One step of one thread, named as in the world's ``OPS`` table.  `who`
+    is "P0" or "P0.t1"; `op` the operation ("write", "pin", "pipe-read" ...);
+    `var` the address it acts on ("a", "a[2]"); `value` the byte a write
+    stores; `obj` the pipe or pin it creates or uses ("pipe0", "pin0");
+    `reg` the register a read sets ("r0"); `child` the process a fork
+    creates; `prot` ("ro"/"rw") for mprotect; `access` ("ro"/"rw") and
+    `duration` ("longterm"/"short") for a pin.  Steps with the same `group`
+    run concurrently (``||``)."""
 
     who: str
     op: str
@@ -41,11 +46,25 @@ class Step:
     obj: Optional[str] = None
     reg: Optional[str] = None
     child: Optional[str] = None
+    prot: Optional[str] = None
+    access: Optional[str] = None
+    duration: Optional[str] = None
     line: int = 0  # where the step is in its litmus file, for messages
+    text: str = ""  # the step as written
 
     @property
     def process(self) -> str:
         return self.who.split(".")[0]
+
+    @property
+    def form(self) -> str:
+        """The live form: the op, with what decides how it runs
+        ("mprotect ro", "pin rw longterm")."""
+        if self.op == "mprotect":
+            return f"mprotect {self.prot}"
+        if self.op == "pin":
+            return f"pin {self.access} {self.duration}"
+        return self.op
 
 
 @dataclass(frozen=True)
@@ -86,24 +105,24 @@ class LiveProgram:
         return tuple(sorted(set(seen), key=lambda p: int(p[1:])))
 
 
-# litmus spelling -> helper op code (see helper.c, enum op)
+# live form -> helper op code (see helper.c, enum op)
 OPS = {
-    "fork": 1, "exit": 2, "write": 3, "read": 4, "vmsplice": 5, "read-pipe": 6, "munmap": 7,
-    "madvise dontneed": 8, "madvise dontfork": 9, "mprotect ro": 10, "mprotect rw": 10,
-    "pin rw longterm": 11, "pin ro": 12, "read-pin": 13, "unpin": 14,
+    "fork": 1, "exit": 2, "write": 3, "read": 4, "vmsplice": 5, "pipe-read": 6, "munmap": 7,
+    "dontneed": 8, "dontfork": 9, "mprotect ro": 10, "mprotect rw": 10,
+    "pin rw longterm": 11, "pin ro short": 12, "pin-read": 13, "unpin": 14,
+    "lru-drain": 15,  # implicit: the runs are pinned to one CPU, whose batch the fault drains itself
+    "dofork": 16, "pin-write": 17,
 }
 
 # Operations this machine cannot perform without changing a system setting,
 # or that have no user-space form: the program is skipped, with the reason.
 NO_LIVE_FORM = {
-    "swapout": "swap out needs swap (SwapTotal is 0 here) and wpdiff never configures it",
-    "ksm merge": "a KSM merge needs /sys/kernel/mm/ksm/run=1 and wpdiff never changes a system setting",
+    "pageout": "swap out needs swap (SwapTotal is 0 here) and wpdiff never configures it",
+    "ksm-merge": "a KSM merge needs /sys/kernel/mm/ksm/run=1 and wpdiff never changes a system setting",
     "lock": "another party holding the page lock has no user-space form",
     "unlock": "another party holding the page lock has no user-space form",
-    "lru drain": "another CPU's LRU batch cannot be drained from user space without side effects",
     "pin ro longterm": "a long-term R/O pin needs gup_test (CONFIG_GUP_TEST is not set; lockdown refuses it)",
-    "pin rw": "a short-term R/W pin has no user-space form that stays in flight across steps",
-    "swapin": "swap in needs swap (SwapTotal is 0 here)",
+    "pin rw short": "a short-term R/W pin (an O_DIRECT read in flight) cannot be held across steps from user space",
 }
 
 
@@ -114,7 +133,7 @@ def cve_2020_29374() -> LiveProgram:
         (Mapping("P0", "a", 1),),
         (Step("P0", "fork", 0, child="P1"), Step("P1", "vmsplice", 1, var="a", obj="pipe0"),
          Step("P1", "munmap", 2, var="a"), Step("P0", "write", 3, var="a", value=2),
-         Step("P1", "read-pipe", 4, obj="pipe0", reg="r0")),
+         Step("P1", "pipe-read", 4, obj="pipe0", reg="r0")),
         (Term("reg", "P1", "r0", 2),))
 
 
@@ -123,9 +142,9 @@ def iouring_pin_mprotect() -> LiveProgram:
     return LiveProgram(
         "iouring-pin-mprotect",
         (Mapping("P0", "a", 1),),
-        (Step("P0", "pin rw longterm", 0, var="a", obj="pin0"), Step("P0", "mprotect ro", 1, var="a"),
-         Step("P0", "mprotect rw", 2, var="a"), Step("P0", "write", 3, var="a", value=2),
-         Step("P0", "read-pin", 4, obj="pin0", reg="r0")),
+        (Step("P0", "pin", 0, var="a", obj="pin0", access="rw", duration="longterm"),
+         Step("P0", "mprotect", 1, var="a", prot="ro"), Step("P0", "mprotect", 2, var="a", prot="rw"),
+         Step("P0", "write", 3, var="a", value=2), Step("P0", "pin-read", 4, obj="pin0", reg="r0")),
         (Term("reg", "P0", "r0", 1),))
 
 
@@ -135,5 +154,5 @@ def seed_unlock_after_ptl() -> LiveProgram:
         "seed-unlock-after-ptl",
         (Mapping("P0", "a", 1),),
         (Step("P0", "fork", 0, child="P1"), Step("P1", "exit", 1),
-         Step("P0", "write", 2, var="a", value=2), Step("P0.t1", "madvise dontneed", 2, var="a")),
+         Step("P0", "write", 2, var="a", value=2), Step("P0.t1", "dontneed", 2, var="a")),
         (Term("freed"),))

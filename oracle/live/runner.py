@@ -168,17 +168,19 @@ def why_not(program: LiveProgram) -> Optional[str]:
                     "leaves no trace user space can read (no KASAN, DEBUG_VM or page_owner here)")
     pins: Dict[str, Tuple[str, str]] = {}
     for i, s in enumerate(program.steps):
-        if s.op in NO_LIVE_FORM:
-            return f"{_where(program, s)}: {s.op}: {NO_LIVE_FORM[s.op]}"
-        if s.op not in OPS:
-            return f"{_where(program, s)}: {s.op!r} has no form in the live helper"
-        if s.op == "pin rw longterm":
+        if s.form in NO_LIVE_FORM:
+            return f"{_where(program, s)}: {s.text or s.form}: {NO_LIVE_FORM[s.form]}"
+        if s.form not in OPS:
+            return f"{_where(program, s)}: {s.text or s.form!r} has no form in the live helper"
+        if s.form == "pin rw longterm":
             reason = io_uring_skip()
             if reason:
                 return f"{_where(program, s)}: {reason}"
-        if s.op in ("pin rw longterm", "pin ro"):
-            pins[s.obj or ""] = (s.op, s.var or "")
-        if s.op == "read-pin" and pins.get(s.obj or "", ("",))[0] == "pin ro":
+        if s.op == "pin":
+            pins[s.obj or ""] = (s.form, s.var or "")
+        if s.op == "pin-write" and pins.get(s.obj or "", ("",))[0] == "pin ro short":
+            return f"{_where(program, s)}: a device cannot write through a read-only pin"
+        if s.op == "pin-read" and pins.get(s.obj or "", ("",))[0] == "pin ro short":
             # the short pin is an O_DIRECT write, over when the step ends:
             # reading "through" it later reads what it read at pin time
             var = pins[s.obj or ""][1]
@@ -231,20 +233,20 @@ def encode(program: LiveProgram, runs: int, cpu: Optional[int], tmpdir: str) -> 
     for s in program.steps:
         base, sub = split_address(s.var)
         var = names[base] if base is not None else -1
-        if s.op.startswith("pin") and s.obj:
+        if s.op == "pin" and s.obj:
             pinned[s.obj] = var
-        elif s.op in ("read-pin", "unpin") and var < 0:
+        elif s.op in ("pin-read", "pin-write", "unpin") and var < 0:
             var = pinned.get(s.obj or "", -1)
         arg = -1
-        if s.op == "write":
+        if s.op in ("write", "pin-write"):
             arg = s.value if s.value is not None else 0
-        elif s.op.startswith("mprotect"):
-            arg = int(s.op == "mprotect rw")
+        elif s.op == "mprotect":
+            arg = int(s.prot == "rw")
         elif s.op == "fork":
             arg = _index(s.child or "")
         obj = objs.setdefault(s.obj, len(objs)) if s.obj else -1
-        reg = regs.setdefault(f"{s.process}:{s.reg}", len(regs)) if s.reg else -1
-        lines.append(f"step {s.group} {_index(s.process)} {OPS[s.op]} {var} {arg} {obj} {reg} {sub}")
+        reg = regs.setdefault(f"{s.who}:{s.reg}", len(regs)) if s.reg else -1
+        lines.append(f"step {s.group} {_index(s.process)} {OPS[s.form]} {var} {arg} {obj} {reg} {sub}")
     lines.append("go")
     return "\n".join(lines) + "\n"
 
@@ -261,7 +263,7 @@ def _registers(program: LiveProgram) -> List[str]:
     regs: Dict[str, int] = {}
     for s in program.steps:
         if s.reg:
-            regs.setdefault(f"{s.process}:{s.reg}", len(regs))
+            regs.setdefault(f"{s.who}:{s.reg}", len(regs))  # as the world names them: by thread
     return list(regs)
 
 
@@ -360,8 +362,8 @@ def _error(program: LiveProgram, line: str) -> str:
     if k < 0:
         return f"{program.name}: setting up a run: {what} failed: errno {errno_} ({message})"
     s = program.steps[k]
-    return (f"{_where(program, s)}: step {_step_id(program, k)} ({s.who}: {s.op}"
-            f"{' ' + s.var if s.var else ''}) failed: {what}: errno {errno_} ({message})")
+    return (f"{_where(program, s)}: step {_step_id(program, k)} ({s.who}: {s.text or s.form}"
+            f"{' ' + s.var if s.var and not s.text else ''}) failed: {what}: errno {errno_} ({message})")
 
 
 def _parse(program: LiveProgram, registers: List[str], line: str) -> Tuple[Execution, List[LiveFault], bool]:
@@ -382,7 +384,7 @@ def _parse(program: LiveProgram, registers: List[str], line: str) -> Tuple[Execu
             base, sub = split_address(s.var)
             large = any(m.large and m.name == base for m in program.mappings)
             address = f"{base}[{max(sub, 0)}]" if large else s.var or ""
-            unshare = s.op == "pin ro"
+            unshare = s.form == "pin ro short"
             seen.append(LiveFault(_step_id(program, k), s.process, address, KIND[kind], unshare, int(mapcount),
                                   ae0 == "1", ae1 == "1", lru0 == "1", int(flt)))
             if kind in "cr":
