@@ -23,7 +23,7 @@ user's change) is held to the invariants.
 from dataclasses import replace
 from typing import List, Optional, Tuple
 
-from wpdiff.spec.eras.reachable import ORDER
+from wpdiff.spec.eras import era as spec_era
 from wpdiff.spec.kernel import new_anon_page
 from wpdiff.spec.outcome import Event, Outcome
 from wpdiff.spec.state import FaultState, Holder, HolderKind, Page, PageKind, Pte, lru_batch, mapping
@@ -65,7 +65,7 @@ def outcome_of(era_id: str, state: FaultState, result: object) -> Tuple[Outcome,
         elif event is Event.NEW_PAGE and new_page is None:
             if mapping(state.mm) in holders:
                 holders.remove(mapping(state.mm))
-            new_page = new_anon_page(state.mm, ORDER.index(era_id) >= ORDER.index("v5.19"))
+            new_page = new_anon_page(state.mm, spec_era(era_id).has("anon-exclusive"))
     pte = fields["pte"]
     pg = PAGE_FLAGS[era_id]
     flags = fields["flags"]

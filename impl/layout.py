@@ -35,9 +35,9 @@ most 14.
 """
 
 from dataclasses import dataclass
-from typing import Dict, List, Sequence, Tuple
+from typing import Dict, Iterator, List, Mapping, Sequence, Tuple
 
-from wpdiff.spec.eras.reachable import ORDER as ERA_ORDER
+from wpdiff.spec.eras import ALIASES, ERAS, KernelVersion, era as spec_era
 from wpdiff.spec.outcome import Decision, Event
 
 
@@ -141,6 +141,7 @@ class PageFlags:
     head: int
     swapbacked: int
     anon_exclusive: int  # PG_mappedtodisk (v5.10) / PG_owner_2 (current), aliased on anonymous pages
+    releases: str = ""  # the releases that number their flags so
 
     def bits(self) -> Tuple[int, ...]:
         """The bit numbers in the order the fast paths index them."""
@@ -168,31 +169,68 @@ class PageFlags:
         }
 
 
-# include/linux/page-flags.h of 5.10 (5.8 - 6.1 keep it; 5.19 only adds aliases).
+# ``enum pageflags`` of include/linux/page-flags.h, read from each released
+# tree (the bits the fault path reads; the rest are not in the word).
+# 5.7 - 6.2 (6.3 - 6.6 not checked against their trees: assumed unchanged).
 V5_10 = PageFlags("v5.10", locked=0, dirty=3, lru=4, owner_priv_1=10, writeback=15, head=16, swapbacked=19,
-                  anon_exclusive=17)
-# The mm tree of 2025: PG_writeback in the bottom byte, PG_head at bit 6, PG_error gone.
+                  anon_exclusive=17, releases="5.7 - 6.6")
+# 6.7 - 6.9: PG_writeback moved into the bottom byte and PG_head to bit 6.
+V6_7 = PageFlags("v6.7", locked=0, dirty=4, lru=5, owner_priv_1=12, writeback=1, head=6, swapbacked=19,
+                 anon_exclusive=17, releases="6.7 - 6.9")
+# 6.10 - 6.11: PG_error is gone, so the bits above it move down by one.
+V6_10 = PageFlags("v6.10", locked=0, dirty=4, lru=5, owner_priv_1=11, writeback=1, head=6, swapbacked=18,
+                  anon_exclusive=16, releases="6.10 - 6.11")
+# From 6.12 (the current tree): PG_owner_2 (= PG_anon_exclusive) at bit 11.
 CURRENT = PageFlags("current", locked=0, dirty=4, lru=5, owner_priv_1=10, writeback=1, head=6, swapbacked=17,
-                    anon_exclusive=11)
+                    anon_exclusive=11, releases="6.12 -")
 
-# Which numbering each era's word uses.  The bits moved between 6.1 and the
-# current tree in steps not pinned down here ("mm: Rearrange page flags" and
-# others): v6.2 and v6.7 are given the v5.10 numbering and v6.10 the current
-# one, unchecked against their tagged trees.  No decision depends on it --
-# the fast paths read every flag through this table -- only the bit a
-# report names.
-PAGE_FLAGS: Dict[str, PageFlags] = {
-    "v5.7": V5_10,
-    "v5.8": V5_10,
-    "v5.9-rc4": V5_10,
-    "v5.9": V5_10,
-    "v5.18": V5_10,
-    "v5.19": V5_10,
-    "v6.2": V5_10,
-    "v6.7": V5_10,
-    "v6.10": CURRENT,
-    "v6.15": CURRENT,
-}
+# Each numbering from the first release that has it, in release order.
+NUMBERINGS: Tuple[Tuple[KernelVersion, PageFlags], ...] = (
+    (KernelVersion(5, 7, 1), V5_10),
+    (KernelVersion(6, 7, 1), V6_7),
+    (KernelVersion(6, 10, 1), V6_10),
+    (KernelVersion(6, 12, 1), CURRENT),
+)
+
+
+def numbering(release: str) -> PageFlags:
+    """The page-flag numbering of a kernel release ("6.11", "6.18.44")."""
+    version = KernelVersion.parse(release)
+    found = None
+    for first, flags in NUMBERINGS:
+        if first.key() <= version.key():
+            found = flags
+    if found is None:
+        raise PackError(f"{release}: no page-flag numbering before {NUMBERINGS[0][0].major}.{NUMBERINGS[0][0].minor}")
+    return found
+
+
+class _EraNumbering(Mapping[str, PageFlags]):
+    """``PAGE_FLAGS[era_id]``: the numbering of each era's words, that of the
+    era's first release (an era whose span holds several numberings -- 6.9
+    to 6.14 holds three -- packs its words in its first release's; the
+    decisions read every flag through this table, so only the bit a report
+    names depends on it).  Old era names (``v6.10``) and releases inside a
+    span ("6.1") name their era's numbering."""
+
+    def __init__(self) -> None:
+        self._table = {e.id: numbering(str(e.first)) for e in ERAS.values()}
+
+    def __getitem__(self, name: str) -> PageFlags:
+        if name in self._table:
+            return self._table[name]
+        if name in ALIASES:
+            return self._table[ALIASES[name][0]]
+        raise KeyError(name)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._table)
+
+    def __len__(self) -> int:
+        return len(self._table)
+
+
+PAGE_FLAGS: Mapping[str, PageFlags] = _EraNumbering()
 
 # Trace word.
 DECISIONS: Tuple[Decision, ...] = (
@@ -260,7 +298,7 @@ def describe(era_id: str, word: int) -> Dict[str, object]:
     values: Dict[str, object] = dict(unpack(word))
     pg = PAGE_FLAGS[era_id]
     names = pg.names()
-    if ERA_ORDER.index(era_id) < ERA_ORDER.index("v5.19"):  # PG_anon_exclusive is 5.19's alias of the bit
+    if not spec_era(era_id).has("anon-exclusive"):  # PG_anon_exclusive is 5.19's alias of the bit
         names[pg.anon_exclusive] = "PG_mappedtodisk"
     flags = int(values["flags"])
     values["flags"] = [names.get(bit, f"bit {bit}") for bit in range(FIELD["flags"].width) if (flags >> bit) & 1]

@@ -26,10 +26,19 @@ from functools import lru_cache
 from importlib import resources
 from typing import Callable, Dict, Tuple
 
+from wpdiff.spec.eras import ERAS
+
 FastPath = Callable[[int], Tuple[int, int]]
 
-# Modules of impl.fastpath in an order that satisfies their imports.
-_MODULES = ("word", "v5_7", "v5_8", "v5_9_rc4", "v5_9", "v5_18", "v5_19", "v6_2", "v6_7", "v6_10", "v6_15")
+def _modules() -> Tuple[str, ...]:
+    """Modules of impl.fastpath in an order that satisfies their imports:
+    the helpers, then the eras in release order (an era's fast path builds
+    on earlier ones only)."""
+    from .fastpath import HELPERS, module_name
+
+    return HELPERS + tuple(module_name(e) for e in ERAS)
+
+
 _counter = itertools.count()
 
 
@@ -72,7 +81,7 @@ def _package(mutant: Mutant) -> Dict[str, types.ModuleType]:
     sys.modules[name] = package
     loaded = {}
     try:
-        for module in _MODULES:
+        for module in _modules():
             text = mutant.source() if module == mutant.module else _source(module)
             text = text.replace("from ..layout import", "from wpdiff.impl.layout import")
             mod = types.ModuleType(f"{name}.{module}")
@@ -170,7 +179,7 @@ MUTANTS: Dict[str, Mutant] = {
            "    w, t = page_move_anon_rmap(w, t)\n    w, t = set_anon_exclusive(w, t, pg)\n"
            "    return w, ev(t, E_UNLOCK_PAGE), 1",
            "marks the page exclusive under the page lock as well (twice)", "exclusive-twice"),
-        _m("v6.10", "v6_10", "    if bit(w, pg[HEAD]):\n        return w, t, 0\n", "",
+        _m("v6.9", "v6_9", "    if bit(w, pg[HEAD]):\n        return w, t, 0\n", "",
            "large folios go through the small-folio rule", "large-not-refused"),
         _m("v6.15", "v6_15", "if folio_large_mapcount(w) <= 1:", "if folio_large_mapcount(w) < 1:",
            "a folio mapped once is reused instead of freed", "mapped-once-reused"),

@@ -60,7 +60,6 @@ class WordFault:
         self.t = 0
         self.pg = PAGE_FLAGS[era_id]
         self.own_refs = 0
-        self.page_locked = False
         self.decided = 0
 
     # ---- fields ----------------------------------------------------------------
@@ -184,17 +183,14 @@ class WordFault:
         if self._bit(self.pg.locked):
             self._event(Event.TRYLOCK_FAIL)
             return False
-        self.page_locked = True
         self._event(Event.TRYLOCK_OK)
         return True
 
     def lock_page(self) -> None:
         self._set_bit(self.pg.locked, False)  # the holder let go; the handler's own lock is not PG_locked's business here
-        self.page_locked = True
         self._event(Event.LOCK_PAGE)
 
     def unlock_page(self) -> None:
-        self.page_locked = False
         self._event(Event.UNLOCK_PAGE)
 
     def lru_add_drain(self) -> None:

@@ -15,6 +15,7 @@ as a divergence.
 from dataclasses import dataclass
 from typing import Tuple
 
+from .eras import ORDER
 from .state import FaultState, Page, PageKind, UffdWp, Vma, get, lru_batch, mapping, pin, swap_cache
 
 # mm1 vmsplice()d its own page into a pipe, fork()ed mm0 and unmapped the
@@ -48,13 +49,18 @@ class Finding:
     story: str
 
 
+def eras(first: str, last: str) -> Tuple[str, ...]:
+    """The era ids from `first` to `last`, both included, in release order."""
+    return ORDER[ORDER.index(first): ORDER.index(last) + 1]
+
+
 def _each(eras: Tuple[str, ...], invariant: str, example: FaultState, story: str) -> Tuple[Finding, ...]:
     return tuple(Finding(e, invariant, example, story) for e in eras)
 
 
 FINDINGS: Tuple[Finding, ...] = (
     *_each(
-        ("v5.7", "v5.8"),
+        eras("v5.7", "v5.8"),
         "no-missed-cow",
         PIPE_BEFORE_FORK,
         "mapcount 1 is taken for exclusivity while another mm's pipe still reads the page (CVE-2020-29374)",
@@ -66,25 +72,25 @@ FINDINGS: Tuple[Finding, ...] = (
         "unlock_page() after wp_page_reuse() dropped the PTL (fixed by be068f29034f)",
     ),
     *_each(
-        ("v5.9-rc4", "v5.9", "v5.18"),
+        eras("v5.9-rc4", "v5.18"),
         "no-wrong-cow",
         OWN_LONGTERM_PIN,
         "the pin's bias of 1024 counts as a foreign user: the page is copied away from its own pin",
     ),
     *_each(
-        ("v5.9-rc4", "v5.9"),
+        eras("v5.9-rc4", "v5.9"),
         "reuse-when-exclusive",
         FRESH_IN_LRU_BATCH,
         "the LRU batch's and the swap cache's references count as users (fixed in 5.18)",
     ),
     *_each(
-        ("v5.9-rc4", "v5.9", "v5.18", "v5.19", "v6.2", "v6.7", "v6.10"),
+        eras("v5.9-rc4", "v6.9"),
         "reuse-large-when-exclusive",
         LARGE_OWN_FOLIO,
         "every mapped page of a large folio holds a reference, so page_count() != 1 (fixed in 6.15)",
     ),
     *_each(
-        ("v5.7", "v5.8", "v5.9-rc4", "v5.9"),
+        eras("v5.7", "v5.9"),
         "flush-before-copy",
         UFFD_WP_PENDING_FLUSH,
         "no flush of the deferred uffd-wp TLB flush before copying (6ce64428d620, 5.12)",

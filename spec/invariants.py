@@ -18,7 +18,7 @@ from enum import Enum
 from functools import lru_cache
 from typing import Callable, Dict, List, Optional, Tuple
 
-from .eras.reachable import ORDER
+from .eras import ERAS, with_feature
 from .outcome import Decision, Event, Outcome
 from .state import (
     FaultKind,
@@ -52,10 +52,15 @@ class Invariant:
     check: Callable[[FaultState, Outcome], Optional[str]]
     fixed_by: str = ""  # the commit that made the kernel keep it
     cow_c: str = ""  # the tools/testing/selftests/mm/cow.c case that would catch a break
-    since: str = ORDER[0]  # the first era in which the guarantee is defined
+    requires: str = ""  # the era feature the guarantee is defined by ("" for every era)
 
     def applies_to(self, era_id: str) -> bool:
-        return ORDER.index(self.since) <= ORDER.index(era_id)
+        return not self.requires or ERAS[era_id].has(self.requires)
+
+    @property
+    def since(self) -> str:
+        """The first era in which the guarantee is defined."""
+        return with_feature(self.requires)[0] if self.requires else next(iter(ERAS))
 
 
 def _seen(s: FaultState) -> str:
@@ -352,7 +357,7 @@ INVARIANTS: Dict[str, Invariant] = {
             _unshare_read_only,
             fixed_by="c89357e27f20",
             cow_c="R/O GUP pin on R/O-mapped shared page",
-            since="v5.19",
+            requires="unshare",
         ),
         Invariant(
             "exclusive-consistent",
@@ -364,7 +369,7 @@ INVARIANTS: Dict[str, Invariant] = {
             _exclusive_consistent,
             fixed_by="6c287605fd56",
             cow_c="Basic COW after fork() with mprotect() optimization",
-            since="v5.19",
+            requires="anon-exclusive",
         ),
         Invariant(
             "unlock-before-ptl",
@@ -410,8 +415,8 @@ INVARIANTS: Dict[str, Invariant] = {
             "a large folio mapped by two or more PTEs, all of the faulting mm, with no other holder (and not "
             "flagged maybe-shared), is reused",
             Severity.PERFORMANCE,
-            "from 5.9 the page count of a PTE-mapped large folio counts every mapped page, so it is copied; 6.10 "
-            "stops reusing large folios at all; 6.15 reuses when mapcount equals refcount.  A folio still flagged "
+            "from 5.9 the page count of a PTE-mapped large folio counts every mapped page, so it is copied; 6.9 "
+            "stops reusing large folios at all (cd197c3a2040); 6.15 reuses when mapcount equals refcount.  A folio still flagged "
             "maybe-shared is exempt: the flag is all 6.15 knows of another mm's past mapping",
             _reuse_large_when_exclusive,
             fixed_by="1da190f4d0a6",
@@ -441,7 +446,7 @@ INVARIANTS: Dict[str, Invariant] = {
             "from 5.19 GUP-fast, fork() and mprotect() trust the flag on any writable anonymous page",
             _writable_anon_is_exclusive,
             fixed_by="6c287605fd56",
-            since="v5.19",
+            requires="anon-exclusive",
         ),
     )
 }

@@ -535,11 +535,6 @@ def mapcount(page: Page, subpage: int = 0) -> int:
     return holders_mapcount(page.holders, subpage)
 
 
-def large_mapcount(page: Page) -> int:
-    """``folio_large_mapcount()``: every PTE mapping of every page of the folio."""
-    return page.count(HolderKind.MAPPING)
-
-
 def swapcount(page: Page) -> int:
     """``page_swapcount()``: swap PTEs naming the page's entry, the cache bit excluded."""
     return page.count(HolderKind.SWAP_PTE)

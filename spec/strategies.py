@@ -24,7 +24,6 @@ from hypothesis import assume
 from hypothesis import strategies as st
 
 from .eras import Era
-from .eras.reachable import ORDER
 from .state import (
     FaultKind,
     FaultState,
@@ -80,8 +79,9 @@ def _modes(asynchronous: bool) -> st.SearchStrategy:
     return st.sampled_from([UffdWp.OFF, UffdWp.OFF, UffdWp.SYNC] + ([UffdWp.ASYNC] if asynchronous else []))
 
 
-def _since(era: Optional[Era], era_id: str) -> bool:
-    return era is None or ORDER.index(era.id) >= ORDER.index(era_id)
+def _has(era: Optional[Era], feature: str) -> bool:
+    """Whether states of `era` (any era, if None) may use `feature`."""
+    return era is None or era.has(feature)
 
 
 @st.composite
@@ -129,7 +129,7 @@ def pages(draw, era: Optional[Era] = None, other_mms: int = 3, max_gup: int = 3)
             kind=kind,
             holders=tuple(holders),
             nr_pages=nr_pages,
-            anon_exclusive=kind is PageKind.ANON and _since(era, "v5.19") and draw(sometimes),
+            anon_exclusive=kind is PageKind.ANON and _has(era, "anon-exclusive") and draw(sometimes),
             locked=draw(sometimes),
             writeback=(swapcache or kind is PageKind.FILE) and draw(sometimes),
             dirty=draw(booleans),
@@ -147,8 +147,8 @@ def fault_states(draw, era: Optional[Era] = None, other_mms: int = 3, max_gup: i
     page = draw(pages(era, other_mms, max_gup))
     private_only = page.anon
     shared = not private_only and draw(sometimes)
-    unshare = not shared and _since(era, "v5.19") and draw(sometimes)
-    mode = draw(_modes(_since(era, "v6.7")))
+    unshare = not shared and _has(era, "unshare") and draw(sometimes)
+    mode = draw(_modes(_has(era, "uffd-wp-async")))
     try:
         state = FaultState(
             page=page,

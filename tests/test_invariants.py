@@ -91,7 +91,7 @@ BREAKS: Dict[str, List[Break]] = {
          ["mm0's alone", "nothing else", "made a copy"]),
     ],
     "reuse-large-when-exclusive": [
-        ("v6.15", LARGE_OWN, lambda o: ERAS["v6.10"](LARGE_OWN),
+        ("v6.15", LARGE_OWN, lambda o: ERAS["v6.9"](LARGE_OWN),
          ["4-page folio mapped 2 times", "refcount 2", "made a copy"]),
     ],
     "flush-before-copy": [

@@ -26,12 +26,15 @@ from wpdiff.spec import (
     swap_cache,
     swap_pte,
 )
+from wpdiff.spec.eras import with_feature
 
 UNREACHABLE = "unreachable"
 REUSE, COPY, RETRY = Decision.REUSE, Decision.COPY, Decision.RETRY
 
 A, V58, B0, B, C = "v5.7", "v5.8", "v5.9-rc4", "v5.9", "v5.18"
-D = ("v5.19", "v6.2", "v6.7", "v6.10", "v6.15")
+# The eras after C, by what they do rather than by name: a new era joins them.
+NEVER_LARGE = {e: COPY for e in with_feature("no-large-reuse")}  # 6.9 - 6.14
+LARGE_REUSE = with_feature("large-folio-reuse")  # 6.15 on
 
 
 Want = Union[Decision, str]
@@ -43,11 +46,11 @@ def per_era(default: Want, overrides: Optional[Dict[str, Want]] = None) -> Dict[
     return {e: overrides.get(e, default) for e in ERAS}
 
 
-BEFORE_5_19 = {e: UNREACHABLE for e in (A, V58, B0, B, C)}
+BEFORE_5_19 = {e: UNREACHABLE for e in ERAS if not ERAS[e].has("anon-exclusive")}
 
 
 def pae(era_id: str) -> bool:
-    return list(ERAS).index(era_id) >= list(ERAS).index("v5.19")
+    return ERAS[era_id].has("anon-exclusive")
 
 
 def page(*holders, **flags) -> FaultState:
@@ -110,15 +113,16 @@ ROWS: Dict[str, tuple] = {
     "14-zero-page": (lambda e: FaultState(page=Page(kind=PageKind.ZERO)), per_era(COPY)),
     "14-zero-page-unshare": (
         lambda e: FaultState(page=Page(kind=PageKind.ZERO), fault=FaultKind.UNSHARE),
-        per_era(COPY, {**BEFORE_5_19, "v5.19": Decision.NOTHING}),
+        per_era(COPY, {**BEFORE_5_19, **{e: Decision.NOTHING for e in ERAS
+                                         if ERAS[e].has("unshare") and not ERAS[e].has("unshare-non-anon")}}),
     ),
     "15-large-last-page-mapped": (
         lambda e: FaultState(page=Page(nr_pages=4, holders=(mapping(0, 0),))),
-        per_era(REUSE, {"v6.10": COPY, "v6.15": COPY}),
+        per_era(REUSE, {**NEVER_LARGE, **{e: COPY for e in LARGE_REUSE}}),
     ),
     "16-large-fully-mapped-by-us": (
         lambda e: FaultState(page=Page(nr_pages=4, holders=tuple(mapping(0, i) for i in range(4)))),
-        per_era(COPY, {A: REUSE, V58: REUSE, "v6.15": REUSE}),
+        per_era(COPY, {A: REUSE, V58: REUSE, **{e: REUSE for e in LARGE_REUSE}}),
     ),
     # 17 is the CVE sequence on a THP.  Mapped by a PMD, the write goes to
     # do_huge_pmd_wp_page(), which stayed mapcount-based (a leak) until 5.18

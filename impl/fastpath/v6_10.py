@@ -1,20 +1,6 @@
-"""v6.10 fast path: a large folio is never reused unless the faulting page is exclusive."""
+"""The old name of ``v6_9``: the era that starts with 6.9 was called v6.10
+(cd197c3a2040 is in 6.9).  Kept so that fast paths importing it keep working."""
 
-from typing import Tuple
+from .v6_9 import PG, do_wp_page, wp_can_reuse_anon_folio
 
-from ..layout import PAGE_FLAGS
-from .v6_7 import wp_can_reuse_anon_folio as reuse_small_folio
-from .v6_7 import wp_fault
-from .word import HEAD, Result, bit
-
-PG = PAGE_FLAGS["v6.10"].bits()
-
-
-def wp_can_reuse_anon_folio(w: int, t: int, pg: tuple) -> Tuple[int, int, int]:
-    if bit(w, pg[HEAD]):
-        return w, t, 0
-    return reuse_small_folio(w, t, pg)
-
-
-def do_wp_page(w: int) -> Result:
-    return wp_fault(w, PG, wp_can_reuse_anon_folio)
+__all__ = ["PG", "do_wp_page", "wp_can_reuse_anon_folio"]

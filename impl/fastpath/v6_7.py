@@ -49,6 +49,11 @@ def wp_can_reuse_anon_folio(w: int, t: int, pg: tuple) -> Tuple[int, int, int]:
         w, t = lru_add_drain(w, t, pg)
     if page_count(w) > 1 + PageSwapCache(w, pg):
         return w, t, 0
+    return reuse_under_lock(w, t, pg)
+
+
+def reuse_under_lock(w: int, t: int, pg: tuple) -> Tuple[int, int, int]:
+    """Under the folio lock: free the swap cache, then the exact count."""
     if bit(w, pg[LOCKED]):
         return w, ev(t, E_TRYLOCK_FAIL), 0
     t = ev(t, E_TRYLOCK_OK)

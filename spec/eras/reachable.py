@@ -7,30 +7,30 @@ names the kernel mechanism that, from some release on, makes a family of
 states impossible.  A finding on a state its era does not admit is a false
 alarm; the rules keep those out of the findings.
 
-Each rule is in force from `since` (an era id) up to, not including,
-`until`.  ``unreachable(era_id, state)`` returns why a state cannot arise in
-that era, or None.
+Each rule is in force in the eras that have its `feature` (or, with
+``absent``, in those that lack it): the rules follow what each release
+does, named by the era's FEATURES, not the era's place in the order.
+``unreachable(features, state)`` returns why a state cannot arise in an era
+with those features, or None.
 """
 
 from dataclasses import dataclass
-from typing import Callable, Optional, Tuple
+from functools import lru_cache
+from typing import Callable, FrozenSet, Iterable, Optional, Sequence, Tuple
 
 from ..state import FaultKind, FaultState, HolderKind, PageKind, UffdWp
-
-ORDER = ("v5.7", "v5.8", "v5.9-rc4", "v5.9", "v5.18", "v5.19", "v6.2", "v6.7", "v6.10", "v6.15")
 
 
 @dataclass(frozen=True)
 class Rule:
     name: str
-    since: str
-    until: Optional[str]
+    feature: str  # the era feature (see eras.FEATURE_NAMES) that puts the rule in force ...
+    absent: bool  # ... by its presence (False) or by its absence (True)
     why: str  # the kernel mechanism, with its commit
     excludes: Callable[[FaultState], Optional[str]]  # what in the state it cannot have
 
-    def in_force(self, era_id: str) -> bool:
-        i = ORDER.index(era_id)
-        return ORDER.index(self.since) <= i and (self.until is None or i < ORDER.index(self.until))
+    def in_force(self, features: FrozenSet[str]) -> bool:
+        return (self.feature in features) != self.absent
 
 
 def _unshare(s: FaultState) -> Optional[str]:
@@ -87,37 +87,37 @@ def _not_exclusive_enough(s: FaultState) -> Optional[str]:
 RULES: Tuple[Rule, ...] = (
     Rule(
         "gup-breaks-cow",
-        "v5.8",
-        "v5.9-rc4",
+        "gup-breaks-cow",
+        False,
         "GUP breaks COW for every reference taken through a COW mapping (17839856fd58), "
         "so the reference lands on a private copy; reverted by a308c71bf1e6",
         _gup_through_shared_pte,
     ),
     Rule(
         "copy-on-fork-if-pinned",
-        "v5.9",
-        None,
+        "copy-on-fork-if-pinned",
+        False,
         "fork() gives the child a copy of a maybe-DMA-pinned page instead of sharing it (70e806e4e645)",
         _pinned_page_shared_by_fork,
     ),
     Rule(
         "unshare-fault",
-        "v5.7",
-        "v5.19",
+        "unshare",
+        True,
         "FAULT_FLAG_UNSHARE exists from 5.19 (c89357e27f20)",
         _unshare,
     ),
     Rule(
         "anon-exclusive-flag",
-        "v5.7",
-        "v5.19",
+        "anon-exclusive",
+        True,
         "PG_anon_exclusive exists from 5.19 (6c287605fd56)",
         _anon_exclusive,
     ),
     Rule(
         "anon-exclusive-pins",
-        "v5.19",
-        None,
+        "anon-exclusive",
+        False,
         "pinned anonymous pages are exclusive and marked so, and an exclusive page belongs to one mm: "
         "GUP pins only exclusive pages and unshares a possibly shared one first (a7f226604170); fork, KSM, "
         "swap-out and migration back off pinned pages (6c287605fd56)",
@@ -125,26 +125,28 @@ RULES: Tuple[Rule, ...] = (
     ),
     Rule(
         "uffd-wp-async",
-        "v5.7",
-        "v6.7",
+        "uffd-wp-async",
+        True,
         "UFFD_FEATURE_WP_ASYNC exists from 6.7",
         _uffd_async,
     ),
 )
 
 
-_IN_FORCE = {era_id: tuple(rule for rule in RULES if rule.in_force(era_id)) for era_id in ORDER}
+@lru_cache(maxsize=None)
+def in_force(features: FrozenSet[str]) -> Tuple[Rule, ...]:
+    return tuple(rule for rule in RULES if rule.in_force(features))
 
 
-def admitted_by(state: FaultState) -> Tuple[bool, ...]:
-    """For each era in ORDER, whether it admits `state` -- each rule asked once."""
+def admitted_by(state: FaultState, eras: Sequence[FrozenSet[str]]) -> Tuple[bool, ...]:
+    """For each era (given by its features), whether it admits `state` -- each rule asked once."""
     broken = {rule.name for rule in RULES if rule.excludes(state) is not None}
-    return tuple(not any(rule.name in broken for rule in _IN_FORCE[era_id]) for era_id in ORDER)
+    return tuple(not any(rule.name in broken for rule in in_force(features)) for features in eras)
 
 
-def unreachable(era_id: str, state: FaultState) -> Optional[str]:
-    """Why `state` cannot arise under era `era_id`, or None if it can."""
-    for rule in _IN_FORCE[era_id]:
+def unreachable(features: Iterable[str], state: FaultState) -> Optional[str]:
+    """Why `state` cannot arise in an era with `features`, or None if it can."""
+    for rule in in_force(frozenset(features)):
         found = rule.excludes(state)
         if found is not None:
             return f"{found}: {rule.why}"

@@ -29,20 +29,21 @@ write into the old page after wp_page_copy() copied it) and the freeing of
 an idle swap cache after a copy (Huang Ying, f4c4a3f48480, 5.14).
 """
 
-from ..kernel import Fault
-from ..outcome import Outcome
+from ..kernel import KernelPrimitives, R
 
 ID = "v5.18"
-RELEASES = "5.18"
+FIRST = "5.18"
+FEATURES = frozenset({"uffd-wp", "page-count-reuse", "copy-on-fork-if-pinned", "uffd-wp-tlb-flush",
+                      "free-swap-after-copy", "lru-drain", "swap-cache-free"})
 TITLE = "LRU drain and swap-cache free, then page_count() == 1"
 COMMITS = ("53a05ad9f21d", "d4c470970d45", "6ce64428d620", "f4c4a3f48480")
 
 
-def copy(f: Fault) -> Outcome:
+def copy(f: KernelPrimitives[R]) -> R:
     return f.wp_page_copy(anon_exclusive=False, free_swap_cache=True)
 
 
-def do_wp_page(f: Fault) -> Outcome:
+def do_wp_page(f: KernelPrimitives[R]) -> R:
     if f.userfaultfd_pte_wp():
         return f.handle_userfault()
     if f.userfaultfd_wp() and f.mm_tlb_flush_pending():

@@ -16,9 +16,10 @@ PG_anon_exclusive aliasing PG_mappedtodisk: 78fbe906cc90):
   exclusive -- by reusing it, or by copying it into a private read-only page;
 - do_wp_page() reuses an exclusive page at once, without looking at any
   count, so a pinned page is never copied away from its pin; otherwise it
-  runs the 5.18 checks and, if the page turns out to be ours, marks it
-  exclusive in ``page_move_anon_rmap()`` (6c54dc6c7437), under the page lock
-  and the PTL.
+  runs the 5.18 checks and, if the page turns out to be ours, moves it to
+  this VMA's anon_vma with ``page_move_anon_rmap()`` -- the call that
+  6c54dc6c7437 re-adds to do_wp_page(), absent since 5.9 -- which from
+  6c287605fd56 on also marks it exclusive, under the page lock and the PTL.
 
 An unshare fault never maps anything writable: a reused page keeps its
 read-only PTE, a copy is mapped read-only with the uffd-wp bit carried over.
@@ -28,26 +29,27 @@ because a page that is not exclusive is copied by the writer when anything
 else holds it.
 """
 
-from ..kernel import Fault
-from ..outcome import Outcome
+from ..kernel import KernelPrimitives, R
+from . import v5_18
 
 ID = "v5.19"
-RELEASES = "5.19 - 6.1"
+FIRST = "5.19"
+FEATURES = v5_18.FEATURES | {"anon-exclusive", "unshare"}
 TITLE = "PG_anon_exclusive: exclusive pages reused at once; unshare faults"
 COMMITS = ("6c287605fd56", "78fbe906cc90", "6c54dc6c7437", "c89357e27f20", "a7f226604170")
 
 
-def copy(f: Fault) -> Outcome:
+def copy(f: KernelPrimitives[R]) -> R:
     return f.wp_page_copy(anon_exclusive=True, free_swap_cache=True)
 
 
-def reuse(f: Fault) -> Outcome:
+def reuse(f: KernelPrimitives[R]) -> R:
     if f.unshare:
         return f.unshare_reuse()
     return f.wp_page_reuse()
 
 
-def anon_page(f: Fault) -> Outcome:
+def anon_page(f: KernelPrimitives[R]) -> R:
     """The anonymous-page branch of do_wp_page() (5.19 - 6.6)."""
     if f.PageAnonExclusive():
         return reuse(f)
@@ -70,7 +72,7 @@ def anon_page(f: Fault) -> Outcome:
     return reuse(f)
 
 
-def do_wp_page(f: Fault) -> Outcome:
+def do_wp_page(f: KernelPrimitives[R]) -> R:
     if not f.unshare:
         if f.userfaultfd_pte_wp():
             return f.handle_userfault()

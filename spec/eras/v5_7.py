@@ -22,6 +22,12 @@ Since 5.1 ("mm: reuse only-pte-mapped KSM page in do_wp_page()",
 mapping holds it and it is not in the swap cache: ``reuse_ksm_page()``
 freezes the reference count at 1 and moves the page out of KSM.
 
+The span starts at 5.7 because that is the first release with userfaultfd
+write-protect (292924b26024, "userfaultfd: wp: apply _PAGE_UFFD_WP bit",
+merged for 5.7), whose check opens this model's handler.  5.1 to 5.6
+decide exactly as 5.7 does, but have no uffd-wp check; the model does not
+stand for them (``--era v5.7`` on such a tree is the nearest).
+
 Not modelled: a swap device with SWP_STABLE_WRITES, on which
 ``reuse_swap_page()`` refuses a page still under writeback (the model's swap
 device has no stable-writes requirement, so writeback does not block reuse).
@@ -29,16 +35,16 @@ device has no stable-writes requirement, so writeback does not block reuse).
 
 from typing import Tuple
 
-from ..kernel import Fault
-from ..outcome import Outcome
+from ..kernel import KernelPrimitives, R
 
 ID = "v5.7"
-RELEASES = "5.1 - 5.7"
+FIRST = "5.7"
+FEATURES = frozenset({"uffd-wp", "sleeping-page-lock", "ksm-reuse"})
 TITLE = "mapcount + swapcount decide, sleeping page lock, KSM reuse"
 COMMITS = ("52d1e606ee73",)
 
 
-def reuse_swap_page(f: Fault) -> Tuple[bool, int]:
+def reuse_swap_page(f: KernelPrimitives[R]) -> Tuple[bool, int]:
     """mm/swapfile.c: may the locked page be reused?  Returns the answer and
     the number of mappings plus swap references of the whole folio.
 
@@ -59,7 +65,7 @@ def reuse_swap_page(f: Fault) -> Tuple[bool, int]:
     return count <= 1, total
 
 
-def reuse_ksm_page(f: Fault) -> bool:
+def reuse_ksm_page(f: KernelPrimitives[R]) -> bool:
     """mm/ksm.c (5.1-5.8): a KSM page mapped only here, out of the swap cache
     and still in the stable tree, may be taken over: page_ref_freeze(page, 1)
     succeeds only if this mapping is the sole reference."""
@@ -71,11 +77,11 @@ def reuse_ksm_page(f: Fault) -> bool:
     return True
 
 
-def copy(f: Fault) -> Outcome:
+def copy(f: KernelPrimitives[R]) -> R:
     return f.wp_page_copy(anon_exclusive=False, free_swap_cache=False)
 
 
-def do_wp_page(f: Fault) -> Outcome:
+def do_wp_page(f: KernelPrimitives[R]) -> R:
     if f.userfaultfd_pte_wp():
         return f.handle_userfault()
     if not f.vm_normal_page():

@@ -16,13 +16,15 @@ the child's write reuses it, and the parent's pipe sees the child's data
 (cow.c: "vmsplice() before fork(), unmap in parent after fork()").
 Forcing writes also dirtied and copied pages that R/O GUP had only wanted
 to read (the zero page among them: stress-ng vm-splice +2000%), and broke
-ptrace on pmem.  5.9 reverted it (a308c71bf1e6).
+ptrace on pmem.  5.9 reverted it (a308c71bf1e6, merged in 5.9-rc4 with the
+simplification), so 5.9-rc1 to 5.9-rc3 are still this era.
 """
 
 from .v5_7 import do_wp_page
 
 ID = "v5.8"
-RELEASES = "5.8"
+FIRST = "5.8"
+FEATURES = frozenset({"uffd-wp", "sleeping-page-lock", "ksm-reuse", "gup-breaks-cow"})
 TITLE = "v5.7's fault path; GUP breaks COW on read-only references"
 COMMITS = ("17839856fd58",)
 

@@ -24,17 +24,17 @@ page already there can still be pinned, so no state becomes unreachable
 and the model leaves it out.
 """
 
-from ..kernel import Fault
-from ..outcome import Outcome
+from ..kernel import KernelPrimitives, R
 from .v5_7 import copy
 
 ID = "v5.9"
-RELEASES = "5.9 - 5.17"
+FIRST = "5.9-rc7"
+FEATURES = frozenset({"uffd-wp", "page-count-reuse", "copy-on-fork-if-pinned"})
 TITLE = "reuse iff page_count() == 1, page unlocked under the PTL"
 COMMITS = ("be068f29034f", "70e806e4e645", "008cfe4418b3")
 
 
-def do_wp_page(f: Fault) -> Outcome:
+def do_wp_page(f: KernelPrimitives[R]) -> R:
     if f.userfaultfd_pte_wp():
         return f.handle_userfault()
     if not f.vm_normal_page():

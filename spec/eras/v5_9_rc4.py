@@ -25,17 +25,17 @@ LRU batch has ``page_count() == 2`` and is copied although it is ours (fixed
 in 5.18); a page pinned for DMA is copied away from its pin (fixed in 5.19).
 """
 
-from ..kernel import Fault
-from ..outcome import Outcome
+from ..kernel import KernelPrimitives, R
 from .v5_7 import copy
 
 ID = "v5.9-rc4"
-RELEASES = "5.9-rc4 - 5.9-rc6"
+FIRST = "5.9-rc4"
+FEATURES = frozenset({"uffd-wp", "page-count-reuse"})
 TITLE = "reuse iff page_count() == 1; unlock_page() after the PTL is gone"
 COMMITS = ("09854ba94c6a", "1a0cf26323c8", "a308c71bf1e6", "798a6b87ecd7")
 
 
-def do_wp_page(f: Fault) -> Outcome:
+def do_wp_page(f: KernelPrimitives[R]) -> R:
     if f.userfaultfd_pte_wp():
         return f.handle_userfault()
     if not f.vm_normal_page():

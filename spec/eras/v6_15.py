@@ -22,22 +22,28 @@ Kairui Song hit a WARN on 6.15-rc1: the first version asserted the sanity
 check the wrong way round (mapcount below the reference count is normal;
 above it is the bug).  The model has no WARN_ON; the decision is unchanged.
 
+The span runs to 7.2: do_wp_page() decides the same from 6.15 through 7.2
+(6.18, this project's live kernel, included); 6.15 to 6.18 only brought the
+fixed sanity warning, a direct test of the maybe-mapped-shared bit in place
+of a helper, and a ``folio_mk_pte()`` change.  7.3 changes the first cut of
+the small-folio helper (``v7.3``).
+
 Not modelled: the "maybe" -- ``folio_maybe_mapped_shared()`` may stay set on
 a folio that only one mm maps any more; such a folio is copied (the state
 says so with ``maybe_mapped_shared=True``).
 """
 
-from ..kernel import Fault
-from ..outcome import Outcome
-from . import v6_7
+from ..kernel import KernelPrimitives, R
+from . import v6_7, v6_9
 
 ID = "v6.15"
-RELEASES = "6.15 -"
+FIRST = "6.15"
+FEATURES = (v6_9.FEATURES - {"no-large-reuse"}) | {"large-folio-reuse"}
 TITLE = "large folios reused when mapcount == refcount and not maybe-shared"
 COMMITS = ("1da190f4d0a6",)
 
 
-def wp_can_reuse_large_anon_folio(f: Fault) -> bool:
+def wp_can_reuse_large_anon_folio(f: KernelPrimitives[R]) -> bool:
     if f.folio_large_mapcount() <= 1:
         return False
     if f.folio_maybe_mapped_shared():
@@ -54,11 +60,11 @@ def wp_can_reuse_large_anon_folio(f: Fault) -> bool:
     return True
 
 
-def wp_can_reuse_anon_folio(f: Fault) -> bool:
+def wp_can_reuse_anon_folio(f: KernelPrimitives[R]) -> bool:
     if f.folio_test_large():
         return wp_can_reuse_large_anon_folio(f)
     return v6_7.wp_can_reuse_anon_folio(f)
 
 
-def do_wp_page(f: Fault) -> Outcome:
+def do_wp_page(f: KernelPrimitives[R]) -> R:
     return v6_7.wp_fault(f, wp_can_reuse_anon_folio)

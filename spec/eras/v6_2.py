@@ -17,17 +17,18 @@ cb8d86331343 ("mm: remove VM_FAULT_WRITE", same release) drops the
 VM_FAULT_WRITE return value; the decisions are those of 5.19.
 """
 
-from ..kernel import Fault
-from ..outcome import Outcome
+from ..kernel import KernelPrimitives, R
+from . import v5_19
 from .v5_19 import anon_page, copy
 
 ID = "v6.2"
-RELEASES = "6.2 - 6.6"
+FIRST = "6.2"
+FEATURES = v5_19.FEATURES | {"unshare-non-anon", "shared-first"}
 TITLE = "shared mappings first; unshare copies non-anonymous pages"
 COMMITS = ("b9086fde6d44", "8d6a0ac09a16", "cb8d86331343")
 
 
-def do_wp_page(f: Fault) -> Outcome:
+def do_wp_page(f: KernelPrimitives[R]) -> R:
     if not f.unshare:
         if f.userfaultfd_pte_wp():
             return f.handle_userfault()

@@ -2,7 +2,8 @@
 
 Hildenbrand's "memory: move exclusivity detection in do_wp_page() into
 wp_can_reuse_anon_folio()" (dec078cc2181, hash from the mm tree; mainline
-id not verified).  The folio-wide checks of 5.18/5.19 move into a helper
+id not verified).  The era ends with 6.8: 6.9 stops reusing large folios
+(``v6.9``).  The folio-wide checks of 5.18/5.19 move into a helper
 that works on the whole folio and no longer marks the page exclusive:
 ``folio_move_anon_rmap()`` only moves the anon_vma.  do_wp_page() then sets
 PG_anon_exclusive itself, "under the page table lock only": the commit notes
@@ -17,23 +18,30 @@ handles the fault as a normal COW fault.
 
 from typing import Callable
 
-from ..kernel import Fault
-from ..outcome import Outcome
+from ..kernel import KernelPrimitives, R
+from . import v6_2
 from .v5_19 import copy
 
 ID = "v6.7"
-RELEASES = "6.7 - 6.9"
+FIRST = "6.7"
+FEATURES = v6_2.FEATURES | {"uffd-wp-async", "reuse-helper"}
 TITLE = "wp_can_reuse_anon_folio(); exclusive marked under the PTL only"
 COMMITS = ("dec078cc2181",)
 
 
-def wp_can_reuse_anon_folio(f: Fault) -> bool:
+def wp_can_reuse_anon_folio(f: KernelPrimitives[R]) -> bool:
     if f.PageKsm() or f.page_count() > 3:
         return False
     if not f.PageLRU():
         f.lru_add_drain()
     if f.page_count() > 1 + f.PageSwapCache():
         return False
+    return reuse_under_lock(f)
+
+
+def reuse_under_lock(f: KernelPrimitives[R]) -> bool:
+    """The second half of wp_can_reuse_anon_folio() for a small folio: under
+    the folio lock, free the swap cache and look at the exact count."""
     if not f.trylock_page():
         return False
     if f.PageSwapCache():
@@ -46,7 +54,7 @@ def wp_can_reuse_anon_folio(f: Fault) -> bool:
     return True
 
 
-def wp_fault(f: Fault, can_reuse: Callable[[Fault], bool]) -> Outcome:
+def wp_fault(f: KernelPrimitives[R], can_reuse: Callable[[KernelPrimitives[R]], bool]) -> R:
     """do_wp_page() from 6.7 on, given that release's wp_can_reuse_anon_folio()."""
     if not f.unshare:
         if f.userfaultfd_pte_wp():
@@ -69,5 +77,5 @@ def wp_fault(f: Fault, can_reuse: Callable[[Fault], bool]) -> Outcome:
     return copy(f)
 
 
-def do_wp_page(f: Fault) -> Outcome:
+def do_wp_page(f: KernelPrimitives[R]) -> R:
     return wp_fault(f, wp_can_reuse_anon_folio)
