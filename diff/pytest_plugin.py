@@ -23,7 +23,9 @@ hypothesis, crosshair, all), ``--wpdiff-space``, ``--wpdiff-profile``,
 Input a check cannot work with -- an unknown era, a fast path that cannot be
 imported, or that raises or returns no result when first called -- is a
 usage error for the options (exit 4) and fails the test for the fixture,
-with the reason in one line.
+with the reason in one line.  A fast path that raises or returns garbage on
+a later state fails its test in one line too, naming the word and the
+user's file:line that raised.
 """
 
 import os
@@ -34,6 +36,7 @@ import pytest
 from .options import ENGINES, PROFILES, SPACES, jobs, seconds
 
 if TYPE_CHECKING:
+    from .report import Report
     from .targets import Target
 
 
@@ -59,9 +62,9 @@ def _run(config: pytest.Config, targets: Sequence["Target"]) -> str:
     """Check `targets` against their eras' models (the built-in fast paths
     against the history too); return the text report, raise WpdiffFailure
     with it if anything is unexpected."""
-    from .check import missing_history, run_exhaustive
     from .render import text
     from .report import Report
+    from .targets import BadInput
 
     eras = [t.era for t in targets]
     builtins = all(t.builtin for t in targets)
@@ -69,6 +72,20 @@ def _run(config: pytest.Config, targets: Sequence["Target"]) -> str:
     engines = ENGINES if engine == "all" else (engine,)
     report = Report(command="pytest check " + " ".join(eras if builtins else [t.name for t in targets]), eras=eras)
     missing: List[str] = []
+    try:
+        _engines(config, report, engines, eras, targets, builtins, missing)
+    except BadInput as e:  # a fast path that raises, or returns garbage, on a state after the probe: one line
+        raise WpdiffFailure(f"wpdiff: {e}") from None
+    rendered = text(report, missing)
+    if report.unexpected() or missing or report.unproved():
+        raise WpdiffFailure(rendered)
+    return rendered
+
+
+def _engines(config: pytest.Config, report: "Report", engines: Sequence[str], eras: List[str],
+             targets: Sequence["Target"], builtins: bool, missing: List[str]) -> None:
+    from .check import missing_history, run_exhaustive
+
     for name in engines:
         if name == "exhaustive":
             run_exhaustive(report, eras, targets, config.getoption("wpdiff_space"), config.getoption("wpdiff_jobs"))
@@ -82,10 +99,6 @@ def _run(config: pytest.Config, targets: Sequence["Target"]) -> str:
             run_crosshair(report, eras, targets, config.getoption("wpdiff_budget"), jobs=config.getoption("wpdiff_jobs"))
         if builtins:
             missing += missing_history(report, name, eras, config.getoption("wpdiff_space"))
-    rendered = text(report, missing)
-    if report.unexpected() or missing or report.unproved():
-        raise WpdiffFailure(rendered)
-    return rendered
 
 
 @pytest.fixture

@@ -35,6 +35,15 @@ USER_FASTPATHS = {
         "def raises(word):\n"
         "    raise KeyError('no such field')\n"
     ),
+    # a fast path the probe (one page mapped once) cannot catch: it raises on a page mapped twice
+    "latecow": (
+        "from wpdiff.impl.fastpath.v6_15 import do_wp_page as base\n"
+        "from wpdiff.impl.layout import FIELD\n"
+        "def do_wp_page(word):\n"
+        "    if (word >> FIELD['mapcount'].shift) & FIELD['mapcount'].mask == 1:\n"
+        "        raise KeyError('no such field')\n"
+        "    return base(word)\n"
+    ),
 }
 
 
@@ -89,7 +98,7 @@ def test_the_fixture_in_a_users_own_tests(user):
         "*_ test_unimportable _*",
         "wpdiff_check: fastpath 'nosuchmodule:f': cannot import nosuchmodule: ModuleNotFoundError*",
         "*_ test_unknown_era _*",
-        "wpdiff_check: unknown era 'v9'; expected one of v5.7, *",
+        "wpdiff_check: unknown era 'v9'; expected * v5.7, *",
     ])
     output = result.stdout.str()
     # The report is printed once per failure.  pytest's short summary repeats
@@ -103,7 +112,7 @@ def test_the_fixture_in_a_users_own_tests(user):
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["--wpdiff-fastpath=samecow:do_wp_page", "--wpdiff-base=v9"], "ERROR: --wpdiff-base: unknown era 'v9'; expected one of v5.7*"),
+        (["--wpdiff-fastpath=samecow:do_wp_page", "--wpdiff-base=v9"], "ERROR: --wpdiff-base: unknown era 'v9'; expected * v5.7*"),
         (["--wpdiff-fastpath=nosuchmodule:f", "--wpdiff-base=v6.15"],
          "ERROR: --wpdiff-fastpath 'nosuchmodule:f': cannot import nosuchmodule: ModuleNotFoundError*"),
         (["--wpdiff-fastpath=badcow:raises", "--wpdiff-base=v6.15"], "ERROR: fast path badcow:raises raised KeyError*"),
@@ -123,3 +132,22 @@ def test_bad_input_is_a_usage_error_without_a_traceback(user, args, message):
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines([message])
     assert "Traceback" not in result.stdout.str() + result.stderr.str()
+
+
+def test_a_fast_path_that_raises_on_a_later_state_fails_in_one_line(user):
+    """Not the probe's state but a later one: a ~900-line pluggy traceback
+    before (issue 14, item 6); now one line with the word and the user's
+    file:line, as a session item and in the fixture."""
+    for args in (["--wpdiff-fastpath=latecow:do_wp_page", "--wpdiff-base=v6.15"], ["test_late.py"]):
+        if args == ["test_late.py"]:
+            user.makepyfile(test_late="""
+                def test_late(wpdiff_check):
+                    wpdiff_check("latecow:do_wp_page", base="v6.15")
+            """)
+        result = user.runpytest(*args, *FAST)
+        result.assert_outcomes(failed=1)
+        failures = result.stdout.str().split("short test summary info")[0]
+        result.stdout.fnmatch_lines(["*fast path latecow:do_wp_page raised KeyError: 'no such field' on the word 0x* "
+                                     "(at latecow.py:5); a fast path must return (word after, trace word)"])
+        assert "Traceback" not in failures and "pluggy" not in failures
+        assert len([line for line in failures.splitlines() if "latecow" in line]) <= 2, failures
