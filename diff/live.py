@@ -85,6 +85,29 @@ def era_for(release: Optional[str] = None, override: Optional[str] = None) -> st
         raise BadInput(f"--era: {e}" if override else f"uname -r: {e}; say --era E") from None
 
 
+def model_exploration(program: object, era_id: str) -> Exploration:
+    """The era model's Exploration of a world ``Program``: the explorer's
+    (``wpdiff.diff.litmus``), or -- for a program without ``||``, which has
+    one interleaving -- the world's own sequential run."""
+    try:
+        from wpdiff.diff.litmus.explore import explore
+    except ImportError:
+        explore = None  # type: ignore[assignment]
+    if explore is not None:
+        return explore(program, era_id)
+    from wpdiff.spec.world.program import run_sequential
+    from wpdiff.spec.world.results import Outcomes, verdict_of
+
+    if any(len(line.steps) > 1 for line in program.lines):  # type: ignore[attr-defined]
+        raise BadInput(f"{program.loc}: a concurrent program needs the litmus explorer (wpdiff.diff.litmus), "  # type: ignore[attr-defined]
+                       "which is not installed")
+    execution, _ = run_sequential(program, era_id)  # type: ignore[arg-type]
+    positive = bool(program.exists.holds(execution))  # type: ignore[attr-defined]
+    return Exploration(program.name, era_id, (Outcomes(execution, 1, positive),),  # type: ignore[attr-defined]
+                       verdict_of(int(positive), int(not positive)), 1, 1, "model",
+                       program.expected(era_id))  # type: ignore[attr-defined]
+
+
 def _data(e: Execution) -> Tuple:
     return (e.registers, e.freed_page_touched)
 

@@ -34,28 +34,39 @@ def _exploration(name, era, outcomes, source="model"):
     return Exploration(name, era, outs, verdict_of(positive, negative), positive + negative, len(outs), source)
 
 
+def world(p: LiveProgram):
+    """The world's Program for a program built here (what the litmus parser
+    gives for the same file)."""
+    from wpdiff.spec.world.program import Atom, Cond, Init, Line, Loc, Program
+    from wpdiff.spec.world.program import Step as WStep
+
+    def loc(n=1):
+        return Loc(p.source or f"{p.name}.litmus", n, 1)
+
+    def addr(v):
+        base, sub = live.runner.split_address(v)
+        return (base, max(sub, 0))
+
+    def args(s):
+        return {"fork": lambda: (s.child,), "exit": lambda: (), "write": lambda: (addr(s.var), s.value),
+                "read": lambda: (addr(s.var), s.reg), "vmsplice": lambda: (addr(s.var), s.obj),
+                "pipe-read": lambda: (s.obj, s.reg), "pin-read": lambda: (s.obj, s.reg),
+                "pin": lambda: (addr(s.var), s.access, s.duration, s.obj), "pin-write": lambda: (s.obj, s.value),
+                "unpin": lambda: (s.obj,), "mprotect": lambda: (addr(s.var), s.prot)}.get(
+                    s.op, lambda: (addr(s.var),) if s.var else ())()
+
+    lines = []
+    for g in dict.fromkeys(s.group for s in p.steps):
+        lines.append(Line(tuple(WStep(s.who, s.op, args(s), loc(s.line)) for s in p.steps if s.group == g), loc()))
+    atoms = [Atom(t.kind, t.process, t.name, t.value) for t in p.exists]
+    exists = atoms[0] if len(atoms) == 1 else Cond("and", tuple(atoms))
+    return Program(p.name, tuple(Init(m.process, "large" if m.large else "anon", m.name, m.init, loc())
+                                 for m in p.mappings), tuple(lines), exists, loc(), (), loc())
+
+
 def model(program: LiveProgram, era: str) -> Exploration:
-    """The era model's exploration of `program`: from the world's explorer
-    when it is there, else what the era's do_wp_page() decides on these
-    straight-line programs (kernel-history.md): v5.7 reuses on mapcount 1
-    whatever GUP holds; v5.9-v5.18 copy a pinned page; v5.19 on keep a
-    pinned, exclusive page and copy one a pipe still reaches."""
-    try:
-        from wpdiff.diff.litmus import explore_live_program  # the explorer, once it takes our programs
-    except ImportError:
-        explore_live_program = None
-    if explore_live_program is not None:
-        return explore_live_program(program, era)
-    early = era in ("v5.7",)
-    if program.name == "vmsplice-child-unmap":
-        if early:
-            return _exploration(program.name, era, [([("P1:r0", 2)], [("P0", "a", 3, FaultResult.REUSED)], True, 1)])
-        return _exploration(program.name, era, [([("P1:r0", 1)], [("P0", "a", 3, FaultResult.COPIED)], False, 1)])
-    if program.name == "iouring-pin-mprotect":
-        if era in ("v5.9-rc4", "v5.9", "v5.18"):
-            return _exploration(program.name, era, [([("P0:r0", 1)], [("P0", "a", 3, FaultResult.COPIED)], True, 1)])
-        return _exploration(program.name, era, [([("P0:r0", 2)], [("P0", "a", 3, FaultResult.REUSED)], False, 1)])
-    raise AssertionError(f"no model for {program.name}")
+    """The era model's exploration of `program`, by the world."""
+    return judge_mod.model_exploration(world(program), era)
 
 
 # ---- the judge, on records built by hand (no root needed) ---------------------------------
@@ -95,6 +106,14 @@ def test_judge_reuse_where_the_model_copies_is_a_divergence_and_copy_where_it_re
     # a write that took no fault at all kept the page as well
     lv = _live("p", [([("P0:r0", 2)], [], False, 5)])
     assert [d.kind for d in judge_mod.judge(None, lv, m).divergences] == ["reuse"]
+
+
+def test_the_world_program_lowers_to_the_same_live_program():
+    for p in (examples.cve_2020_29374(), examples.iouring_pin_mprotect(), examples.seed_unlock_after_ptl()):
+        got = live.program.from_world(world(p))
+        assert [(s.who, s.form, s.group, s.var, s.value, s.obj, s.reg, s.child) for s in got.steps] == \
+            [(s.who, s.form, s.group, s.var, s.value, s.obj, s.reg, s.child) for s in p.steps]
+        assert got.mappings == p.mappings
 
 
 def test_judge_a_skipped_program_is_neither_pass_nor_divergence():

@@ -87,6 +87,10 @@ class LiveProgram:
     source: str = ""  # the litmus file, when there is one
     # the step index the world's Program gives each of ours (same by default)
     step_ids: Tuple[int, ...] = field(default_factory=tuple)
+    # the world's exists expression, when the program came from a litmus
+    # file (and/or/not over atoms); None: `exists` is the whole condition
+    condition: Optional[object] = None
+    exists_line: int = 0
 
     @property
     def concurrent(self) -> bool:
@@ -156,3 +160,60 @@ def seed_unlock_after_ptl() -> LiveProgram:
         (Step("P0", "fork", 0, child="P1"), Step("P1", "exit", 1),
          Step("P0", "write", 2, var="a", value=2), Step("P0.t1", "dontneed", 2, var="a")),
         (Term("freed"),))
+
+
+def _atoms(expr: object) -> Tuple[object, ...]:
+    if hasattr(expr, "args") and hasattr(expr, "op"):
+        return tuple(a for sub in expr.args for a in _atoms(sub))  # type: ignore[attr-defined]
+    return (expr,)
+
+
+def from_world(program: object) -> LiveProgram:
+    """The world's ``Program`` (``wpdiff.spec.world.program``), as the live
+    helper runs it.  Step indices are the world's (its steps in order,
+    concurrent ones in the order written), so that live and model faults
+    line up by step."""
+    from wpdiff.spec.world.ops import addr_text
+
+    mappings = tuple(Mapping(i.process, i.addr, int(i.value), i.kind == "large") for i in program.init)  # type: ignore[attr-defined]
+    steps = []
+    for group, line in enumerate(program.lines):  # type: ignore[attr-defined]
+        for st in line.steps:
+            args = st.args
+            text = st.text
+            common = dict(who=st.thread or "P0", op=st.op, group=group, line=st.loc.line, text=text)
+            if st.op == "fork":
+                steps.append(Step(child=str(args[0]), **common))
+            elif st.op in ("write",):
+                steps.append(Step(var=addr_text(args[0]), value=int(args[1]), **common))
+            elif st.op == "read":
+                steps.append(Step(var=addr_text(args[0]), reg=str(args[1]), **common))
+            elif st.op == "vmsplice":
+                steps.append(Step(var=addr_text(args[0]), obj=str(args[1]), **common))
+            elif st.op in ("pipe-read", "pin-read"):
+                steps.append(Step(obj=str(args[0]), reg=str(args[1]), **common))
+            elif st.op == "pin":
+                steps.append(Step(var=addr_text(args[0]), access=str(args[1]), duration=str(args[2]),
+                                  obj=str(args[3]), **common))
+            elif st.op == "pin-write":
+                steps.append(Step(obj=str(args[0]), value=int(args[1]), **common))
+            elif st.op == "unpin":
+                steps.append(Step(obj=str(args[0]), **common))
+            elif st.op == "mprotect":
+                steps.append(Step(var=addr_text(args[0]), prot=str(args[1]), **common))
+            elif st.op in ("munmap", "dontneed", "dontfork", "dofork", "pageout"):
+                steps.append(Step(var=addr_text(args[0]), **common))
+            else:  # exit, lru-drain, and the parties (ksm-merge, lock, unlock): no address of ours
+                steps.append(Step(**common))
+    terms = []
+    for atom in _atoms(program.exists):  # type: ignore[attr-defined]
+        kind = getattr(atom, "kind", "")
+        if kind == "reg":
+            terms.append(Term("reg", atom.who, atom.name, atom.value))  # type: ignore[attr-defined]
+        elif kind == "copied":
+            terms.append(Term("copied", atom.who, atom.name))  # type: ignore[attr-defined]
+        else:
+            terms.append(Term(kind, getattr(atom, "who", ""), getattr(atom, "name", "")))
+    return LiveProgram(program.name, mappings, tuple(steps), tuple(terms),  # type: ignore[attr-defined]
+                       source=program.loc.file, condition=program.exists,  # type: ignore[attr-defined]
+                       exists_line=program.exists_loc.line)  # type: ignore[attr-defined]

@@ -53,7 +53,7 @@ from wpdiff.spec.world.results import (
 )
 
 from .helper import helper
-from .program import NO_LIVE_FORM, OPS, LiveProgram, Step
+from .program import NO_LIVE_FORM, OPS, LiveProgram, Step, from_world
 
 DEFAULT_RUNS = 100
 DEFAULT_CONCURRENT_RUNS = 1000
@@ -162,10 +162,14 @@ def why_not(program: LiveProgram) -> Optional[str]:
     reason = machine_skip()
     if reason:
         return reason
+    where = f"{program.source}:{program.exists_line}: " if program.source and program.exists_line else ""
     for term in program.exists:
         if term.kind == "freed":
-            return ("freed-page-touched is not observable on the live kernel: a touch of a freed page "
+            return (f"{where}freed-page-touched is not observable on the live kernel: a touch of a freed page "
                     "leaves no trace user space can read (no KASAN, DEBUG_VM or page_owner here)")
+        if term.kind == "broken":
+            return (f"{where}broken {term.name}: which data-level guarantee broke is the world's judgement; "
+                    "the live kernel shows the data, not the guarantee")
     pins: Dict[str, Tuple[str, str]] = {}
     for i, s in enumerate(program.steps):
         if s.form in NO_LIVE_FORM:
@@ -268,7 +272,10 @@ def _registers(program: LiveProgram) -> List[str]:
 
 
 def holds(program: LiveProgram, execution: Execution) -> bool:
-    """The exists condition (a conjunction) on one execution."""
+    """The exists condition on one execution: the world's expression when
+    the program has one, else the conjunction of its terms."""
+    if program.condition is not None:
+        return bool(program.condition.holds(execution))  # type: ignore[attr-defined]
     for t in program.exists:
         if t.kind == "reg" and execution.register(f"{t.process}:{t.name}") != t.value:
             return False
@@ -289,9 +296,12 @@ def kernel_release() -> str:
     return os.uname().release
 
 
-def run(program: LiveProgram, runs: Optional[int] = None, era: str = "") -> "LiveExploration | Skipped":
-    """Run `program` `runs` times on this kernel (default: DEFAULT_RUNS, or
-    DEFAULT_CONCURRENT_RUNS for a program with ``||``)."""
+def run(program: object, runs: Optional[int] = None, era: str = "") -> "LiveExploration | Skipped":
+    """Run `program` (a world ``Program`` or a LiveProgram) `runs` times on
+    this kernel (default: DEFAULT_RUNS, or DEFAULT_CONCURRENT_RUNS for a
+    program with ``||``)."""
+    if not isinstance(program, LiveProgram):
+        program = from_world(program)
     reason = why_not(program)
     if reason:
         return Skipped(program.name, reason, kernel_release())
