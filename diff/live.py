@@ -200,7 +200,8 @@ def to_dict(j: LiveJudgement, live: Live, model: Exploration) -> dict:
         out["live"] = {"runs": live.runs, "verdict": live.verdict.value, "pinned_cpu": live.pinned_cpu,
                        "runs_per_second": round(live.runs_per_second, 1), "outcomes": _outcomes(live),
                        "faults": [dict(f.to_dict(), runs=n) for f, n in live.observations]}
-    out["model"] = {"verdict": model.verdict.value, "interleavings": model.interleavings,
+    out["model"] = {"verdict": model.verdict.value, "stated": model.expected.value if model.expected else None,
+                    "interleavings": model.interleavings,
                     "outcomes": _outcomes(model)}
     out["divergences"] = [d.to_dict() for d in j.divergences]
     out["hidden_copies"] = [c.to_dict() for c in j.hidden_copies]
@@ -238,3 +239,37 @@ def render_text(items: Sequence[Tuple[LiveJudgement, Live, Exploration]]) -> str
         lines.append(f"  {j.status}")
         lines.append("")
     return "\n".join(lines)
+
+
+# ---- the command's side: wpdiff litmus FILE --live ------------------------------------
+
+Item = Tuple[LiveJudgement, Live, Exploration]
+
+
+def check_live(programs: Sequence[object], runs: Optional[int] = None, era: Optional[str] = None) -> List[Item]:
+    """Run each world ``Program`` live and judge it by the model of `era`
+    (default: the era whose span holds ``uname -r``).  A system call that
+    fails, or a helper that does not build, is bad input for this machine
+    (BadInput: exit 2), named with the step and the errno."""
+    from wpdiff.oracle.live import BuildError, LiveError, run
+
+    if runs is not None and runs < 1:
+        raise BadInput(f"--runs: {runs}: expected a number of runs >= 1")
+    era_id = era_for(override=era)
+    items: List[Item] = []
+    for program in programs:
+        model = model_exploration(program, era_id)
+        try:
+            live = run(program, runs=runs, era=era_id)
+        except (LiveError, BuildError) as e:
+            raise BadInput(f"--live: {e}") from None
+        items.append((judge(program, live, model), live, model))
+    return items
+
+
+def render(items: Sequence[Item], fmt: str = "text") -> str:
+    if fmt == "json":
+        return render_json(items)
+    if fmt == "text":
+        return render_text(items)
+    raise BadInput(f"--format: {fmt!r} for --live; expected text or json")

@@ -69,6 +69,21 @@ def model(program: LiveProgram, era: str) -> Exploration:
     return judge_mod.model_exploration(world(program), era)
 
 
+def shared(name: str):
+    """A shared example, parsed from its file when it is there (else built
+    here, step for step)."""
+    path = EXAMPLES / f"{name}.litmus"
+    if path.exists():
+        from wpdiff.diff.litmus.syntax import parse
+
+        return parse(path.read_text(), str(path))
+    return world({"vmsplice-child-unmap": examples.cve_2020_29374, "iouring-pin-mprotect": examples.iouring_pin_mprotect,
+                  "seed-unlock-after-ptl": examples.seed_unlock_after_ptl}[name]())
+
+
+CATALOGUE = Path(__file__).resolve().parent.parent / "litmus"
+
+
 # ---- the judge, on records built by hand (no root needed) ---------------------------------
 
 def _live(name, outcomes, observations=()):
@@ -165,35 +180,36 @@ def _leftovers():
 @pytest.mark.live
 @needs_live
 def test_cve_2020_29374_runs_live_and_gives_the_v6_15_eras_never():
-    p = examples.cve_2020_29374()
+    p = shared("vmsplice-child-unmap")
     got = live.run(p, runs=200)
     assert got.runs == 200 and got.verdict.value == "Never"
     assert {o.execution.register("P1:r0") for o in got.outcomes} == {1}  # the pipe holds the old data
     # mapcount 1 and not AnonExclusive, yet copied: the kernel counts the pipe's reference
     (fault, n), *rest = got.observations
     assert (fault.kind, fault.mapcount, fault.ae_before, fault.ae_after) == ("copied", 1, False, True)
-    j = judge_mod.judge(p, got, model(p, "v6.15"))
-    assert j.status == "agrees", j
+    (item,) = judge_mod.check_live([p], runs=50, era="v6.15")
+    assert item[0].status == "agrees" and item[2].verdict.value == "Never", item[0]
 
 
 @pytest.mark.live
 @needs_live
 def test_io_uring_pin_runs_live_and_gives_the_v6_15_eras_never():
-    p = examples.iouring_pin_mprotect()
+    p = shared("iouring-pin-mprotect")
     got = live.run(p)
     if isinstance(got, Skipped):
         pytest.skip(got.reason)
     assert got.verdict.value == "Never"
     assert {o.execution.register("P0:r0") for o in got.outcomes} == {2}  # the device reads the process's write
     assert all(f.kind in ("reused", "no-fault") for f, _ in got.observations)
-    assert judge_mod.judge(p, got, model(p, "v6.15")).status == "agrees"
+    (item,) = judge_mod.check_live([p], era="v6.15")
+    assert item[0].status == "agrees" and item[2].verdict.value == "Never"
 
 
 @pytest.mark.live
 @needs_live
 def test_the_same_run_against_the_v5_7_model_is_a_divergence():
-    p = examples.cve_2020_29374()
-    j = judge_mod.judge(p, live.run(p, runs=50), model(p, "v5.7"))
+    (j, _, m), = judge_mod.check_live([shared("vmsplice-child-unmap")], runs=50, era="v5.7")
+    assert m.verdict.value == "Always"  # the v5.7 model leaks
     assert j.diverges and {d.kind for d in j.divergences} == {"data"}
     assert judge_mod.exit_code([j]) == 1
 
@@ -201,23 +217,41 @@ def test_the_same_run_against_the_v5_7_model_is_a_divergence():
 @pytest.mark.live
 @needs_live
 def test_the_seed_use_after_free_is_skipped_as_unobservable():
-    got = live.run(examples.seed_unlock_after_ptl())
+    (j, got, _), = judge_mod.check_live([shared("seed-unlock-after-ptl")], era="v6.15")
     assert isinstance(got, Skipped) and "not observable" in got.reason
+    assert j.status == "skipped" and judge_mod.exit_code([j]) == 0
+
+
+@pytest.mark.live
+@needs_live
+def test_every_catalogue_program_that_can_run_here_agrees():
+    files = sorted(CATALOGUE.glob("*.litmus"))
+    if not files:
+        pytest.skip(f"no catalogue in {CATALOGUE} yet")
+    from wpdiff.diff.litmus.syntax import parse
+
+    programs = [parse(f.read_text(), str(f)) for f in files]
+    items = judge_mod.check_live(programs, runs=30)
+    skipped = {j.program: j.reason for j, _, _ in items if j.status == "skipped"}
+    diverged = {j.program: [d.message for d in j.divergences] for j, _, _ in items if j.diverges}
+    assert not diverged
+    assert all(skipped.values())  # each skip says why
+    if len(files) >= 24:
+        assert len(items) - len(skipped) >= 14, skipped
 
 
 @pytest.mark.live
 @needs_live
 def test_json_holds_live_counts_and_the_models_verdict_side_by_side():
-    p = examples.cve_2020_29374()
-    got = live.run(p, runs=20)
-    m = model(p, "v6.15")
-    data = json.loads(judge_mod.render_json([(judge_mod.judge(p, got, m), got, m)]))
-    (entry,) = data["live"]
+    items = judge_mod.check_live([shared("vmsplice-child-unmap"), shared("seed-unlock-after-ptl")], runs=20,
+                                 era="v6.15")
+    data = json.loads(judge_mod.render(items, "json"))
+    entry, seed = data["live"]
     assert entry["live"]["runs"] == 20 and entry["live"]["outcomes"][0]["count"] == 20
     assert entry["live"]["verdict"] == "Never" and entry["model"]["verdict"] == "Never"
     assert entry["status"] == "agrees" and entry["era"] == "v6.15"
-    text = judge_mod.render_text([(judge_mod.judge(p, got, m), got, m)])
-    assert "Observation vmsplice-child-unmap live Never 0 20; model Never 0 1" in text
+    assert seed["status"] == "skipped" and "not observable" in seed["live"]["skipped"]
+    assert "Observation vmsplice-child-unmap live Never 0 20; model Never 0 1" in judge_mod.render(items)
 
 
 @pytest.mark.live
