@@ -27,7 +27,7 @@ from typing import Dict, Iterable, List, Optional, Sequence, Set, Tuple, Union
 from dataclasses_json import DataClassJsonMixin
 
 from wpdiff.oracle.live import LiveExploration, Skipped, kernel_release
-from wpdiff.spec.world.results import Execution, Exploration, FaultResult
+from wpdiff.spec.world.results import Execution, Exploration, FaultResult, Outcomes
 
 from .targets import BadInput
 
@@ -221,11 +221,16 @@ def render_text(items: Sequence[Tuple[LiveJudgement, Live, Exploration]]) -> str
             lines.append(f"  skipped: {live.reason}")
             lines.append("")
             continue
-        lines.append(f"  {'live':<40} {'model':<40}")
-        left = [f"{o.count:>6}{'*' if o.positive else ' '} {_show(o.execution)}" for o in live.outcomes]
-        right = [f"{o.count:>6}{'*' if o.positive else ' '} {_show(o.execution)}" for o in model.outcomes]
+        def row(o: "Outcomes") -> str:
+            faults = " ".join(f"{f.process}:{f.address}@{f.step} {f.result.value}" for f in o.execution.faults)
+            return f"{o.count:>6}{'*' if o.positive else ' '} {_show(o.execution)}" + (f"; {faults}" if faults else "")
+
+        left = [row(o) for o in live.outcomes]
+        right = [row(o) for o in model.outcomes]
+        width = max([40] + [len(x) + 1 for x in left])
+        lines.append(f"  {'live (runs)':<{width}} {'model (interleavings)'}")
         for i in range(max(len(left), len(right))):
-            lines.append(f"  {left[i] if i < len(left) else '':<40} {right[i] if i < len(right) else ''}")
+            lines.append(f"  {left[i] if i < len(left) else '':<{width}} {right[i] if i < len(right) else ''}")
         lines.append(f"  Observation {j.program} live {live.verdict.value} {live.positive} {live.negative}; "
                      f"model {model.verdict.value} {model.positive} {model.negative}")
         for f, n in live.observations:

@@ -240,6 +240,173 @@ def test_every_catalogue_program_that_can_run_here_agrees():
         assert len(items) - len(skipped) >= 14, skipped
 
 
+
+# cow.c-like programs, written here (the catalogue in litmus/ is checked too, when it is there)
+COW_C = {
+    'basic-mprotect': r"""\
+COW basic-mprotect
+(* Result: Never *)
+{ P0: anon a = 1 }
+P0: fork P1
+P0: mprotect a ro
+P0: mprotect a rw
+P0: write a = 2
+P1: read a -> r0
+exists (P1:r0 = 2)
+""",
+    'basic': r"""\
+COW basic
+(* Result: Never *)
+{ P0: anon a = 1 }
+P0: fork P1
+P0: write a = 2
+P1: read a -> r0
+exists (P1:r0 = 2)
+""",
+    'child-exited': r"""\
+COW child-exited
+(* Result: Never *)
+{ P0: anon a = 1 }
+P0: fork P1
+P1: exit
+P0: write a = 2
+exists (P0:copied a)
+""",
+    'dontneed-race': r"""\
+COW dontneed-race
+(* Result: Never *)
+{ P0: anon a = 1 }
+P0: fork P1
+P1: exit
+P0: write a = 2 || P0.t1: madvise a dontneed
+P0: read a -> r0
+exists (P0:r0 = 1)
+""",
+    'iouring-fork': r"""\
+COW iouring-fork
+(* Result: Never *)
+{ P0: anon a = 1 }
+P0: pin a rw longterm -> pin0
+P0: fork P1
+P0: write a = 2
+P0: read pin0 -> r0
+P1: read a -> r1
+exists (P0:r0 = 1 \/ P1:r1 = 2)
+""",
+    'large-exited': r"""\
+COW large-exited
+(* Result: Never *)
+{ P0: large a = 1 }
+P0: fork P1
+P1: exit
+P0: write a[1] = 2
+exists (P0:copied a[1])
+""",
+    'large-shared': r"""\
+COW large-shared
+(* Result: Never *)
+{ P0: large a = 1 }
+P0: fork P1
+P0: write a[1] = 2
+P1: read a[1] -> r0
+P1: read a[2] -> r1
+exists (P1:r0 = 2)
+""",
+    'pin-write': r"""\
+COW pin-write
+(* Result: Never *)
+{ P0: anon a = 1 }
+P0: pin a rw longterm -> pin0
+P0: fork P1
+P0: write pin0 = 9
+P0: read a -> r0
+P1: read a -> r1
+exists (P0:r0 = 1)
+""",
+    'ro-pin-prev-shared': r"""\
+COW ro-pin-prev-shared
+(* Result: Never *)
+{ P0: anon a = 1 }
+P0: fork P1
+P1: exit
+P0: pin a ro -> pin0
+P0: unpin pin0
+P0: write a = 3
+P0: read a -> r0
+exists (P0:copied a)
+""",
+    'ro-pin-shared': r"""\
+COW ro-pin-shared
+(* Result: Never *)
+{ P0: anon a = 1 }
+P0: fork P1
+P0: pin a ro -> pin0
+P0: read pin0 -> r0
+P1: read a -> r1
+exists (P0:r0 = 2)
+""",
+    'two-writers': r"""\
+COW two-writers
+(* Result: Never *)
+{ P0: anon a = 1 }
+P0: fork P1
+P0: write a = 2 || P1: write a = 3
+P0: read a -> r0
+P1: read a -> r1
+exists (P0:r0 = 3 \/ P1:r1 = 2)
+""",
+    'vmsplice-after-fork': r"""\
+COW vmsplice-after-fork
+(* Result: Never *)
+{ P0: anon a = 1 }
+P0: fork P1
+P0: vmsplice a -> pipe0
+P0: munmap a
+P1: write a = 2
+P0: read pipe0 -> r0
+exists (P0:r0 = 2)
+""",
+    'vmsplice-before-fork': r"""\
+COW vmsplice-before-fork
+(* Result: Never *)
+{ P0: anon a = 1 }
+P0: vmsplice a -> pipe0
+P0: fork P1
+P0: munmap a
+P1: write a = 2
+P0: read pipe0 -> r0
+exists (P0:r0 = 2)
+""",
+}
+
+
+@pytest.mark.live
+@needs_live
+@pytest.mark.parametrize("name", sorted(COW_C))
+def test_cow_c_like_programs_agree_with_the_v6_15_model(name, tmp_path):
+    from wpdiff.diff.litmus.syntax import parse
+
+    path = tmp_path / f"{name}.litmus"
+    path.write_text(COW_C[name])
+    p = parse(path.read_text(), str(path))
+    concurrent = any(len(line.steps) > 1 for line in p.lines)
+    (j, got, m), = judge_mod.check_live([p], runs=200 if concurrent else 40, era="v6.15")
+    if isinstance(got, Skipped):
+        pytest.skip(got.reason)
+    assert j.status == "agrees", [d.message for d in j.divergences]
+    assert got.verdict.value == m.verdict.value == "Never"
+
+
+@pytest.mark.live
+@needs_live
+def test_the_pin_against_the_v5_9_model_is_a_divergence():
+    (j, got, m), = judge_mod.check_live([shared("iouring-pin-mprotect")], runs=20, era="v5.9")
+    if isinstance(got, Skipped):
+        pytest.skip(got.reason)
+    assert m.verdict.value == "Always" and got.verdict.value == "Never"  # v5.9 copies the pinned page
+    assert j.diverges and "P0:r0=2" in j.divergences[0].message
+
+
 @pytest.mark.live
 @needs_live
 def test_json_holds_live_counts_and_the_models_verdict_side_by_side():
