@@ -243,8 +243,7 @@ def test_every_catalogue_program_that_can_run_here_agrees():
 
 # cow.c-like programs, written here (the catalogue in litmus/ is checked too, when it is there)
 COW_C = {
-    'basic-mprotect': r"""\
-COW basic-mprotect
+    'basic-mprotect': r"""COW basic-mprotect
 (* Result: Never *)
 { P0: anon a = 1 }
 P0: fork P1
@@ -254,8 +253,7 @@ P0: write a = 2
 P1: read a -> r0
 exists (P1:r0 = 2)
 """,
-    'basic': r"""\
-COW basic
+    'basic': r"""COW basic
 (* Result: Never *)
 { P0: anon a = 1 }
 P0: fork P1
@@ -263,8 +261,7 @@ P0: write a = 2
 P1: read a -> r0
 exists (P1:r0 = 2)
 """,
-    'child-exited': r"""\
-COW child-exited
+    'child-exited': r"""COW child-exited
 (* Result: Never *)
 { P0: anon a = 1 }
 P0: fork P1
@@ -272,8 +269,7 @@ P1: exit
 P0: write a = 2
 exists (P0:copied a)
 """,
-    'dontneed-race': r"""\
-COW dontneed-race
+    'dontneed-race': r"""COW dontneed-race
 (* Result: Never *)
 { P0: anon a = 1 }
 P0: fork P1
@@ -282,8 +278,7 @@ P0: write a = 2 || P0.t1: madvise a dontneed
 P0: read a -> r0
 exists (P0:r0 = 1)
 """,
-    'iouring-fork': r"""\
-COW iouring-fork
+    'iouring-fork': r"""COW iouring-fork
 (* Result: Never *)
 { P0: anon a = 1 }
 P0: pin a rw longterm -> pin0
@@ -293,8 +288,7 @@ P0: read pin0 -> r0
 P1: read a -> r1
 exists (P0:r0 = 1 \/ P1:r1 = 2)
 """,
-    'large-exited': r"""\
-COW large-exited
+    'large-exited': r"""COW large-exited
 (* Result: Never *)
 { P0: large a = 1 }
 P0: fork P1
@@ -302,8 +296,7 @@ P1: exit
 P0: write a[1] = 2
 exists (P0:copied a[1])
 """,
-    'large-shared': r"""\
-COW large-shared
+    'large-shared': r"""COW large-shared
 (* Result: Never *)
 { P0: large a = 1 }
 P0: fork P1
@@ -312,8 +305,7 @@ P1: read a[1] -> r0
 P1: read a[2] -> r1
 exists (P1:r0 = 2)
 """,
-    'pin-write': r"""\
-COW pin-write
+    'pin-write': r"""COW pin-write
 (* Result: Never *)
 { P0: anon a = 1 }
 P0: pin a rw longterm -> pin0
@@ -323,8 +315,7 @@ P0: read a -> r0
 P1: read a -> r1
 exists (P0:r0 = 1)
 """,
-    'ro-pin-prev-shared': r"""\
-COW ro-pin-prev-shared
+    'ro-pin-prev-shared': r"""COW ro-pin-prev-shared
 (* Result: Never *)
 { P0: anon a = 1 }
 P0: fork P1
@@ -335,8 +326,7 @@ P0: write a = 3
 P0: read a -> r0
 exists (P0:copied a)
 """,
-    'ro-pin-shared': r"""\
-COW ro-pin-shared
+    'ro-pin-shared': r"""COW ro-pin-shared
 (* Result: Never *)
 { P0: anon a = 1 }
 P0: fork P1
@@ -345,8 +335,7 @@ P0: read pin0 -> r0
 P1: read a -> r1
 exists (P0:r0 = 2)
 """,
-    'two-writers': r"""\
-COW two-writers
+    'two-writers': r"""COW two-writers
 (* Result: Never *)
 { P0: anon a = 1 }
 P0: fork P1
@@ -355,8 +344,7 @@ P0: read a -> r0
 P1: read a -> r1
 exists (P0:r0 = 3 \/ P1:r1 = 2)
 """,
-    'vmsplice-after-fork': r"""\
-COW vmsplice-after-fork
+    'vmsplice-after-fork': r"""COW vmsplice-after-fork
 (* Result: Never *)
 { P0: anon a = 1 }
 P0: fork P1
@@ -366,8 +354,7 @@ P1: write a = 2
 P0: read pipe0 -> r0
 exists (P0:r0 = 2)
 """,
-    'vmsplice-before-fork': r"""\
-COW vmsplice-before-fork
+    'vmsplice-before-fork': r"""COW vmsplice-before-fork
 (* Result: Never *)
 { P0: anon a = 1 }
 P0: vmsplice a -> pipe0
