@@ -385,13 +385,15 @@ def _lock(world: World, task: Task, args: Args, ctx: Ctx) -> Steps:
     if folio.lock is not None:
         yield "lock_page by another party", (lambda: folio.lock is None)
     folio.lock = "party"
+    world.party_locks[addr_text(args[0])] = folio.id
 
 
 def _unlock(world: World, task: Task, args: Args, ctx: Ctx) -> Steps:
-    folio, _ = _folio_at(world, args[0])  # type: ignore[arg-type]
-    if folio.lock != "party":
+    fid = world.party_locks.pop(addr_text(args[0]), None)
+    if fid is None or world.folios[fid].lock != "party":
         raise ProgramError(f"unlock {addr_text(args[0])}: the other party does not hold that page lock")
-    folio.lock = None
+    world.folios[fid].lock = None
+    world.maybe_free(world.folios[fid])
     return _nothing()
 
 

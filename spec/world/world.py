@@ -159,7 +159,8 @@ class World:
         self.serial = 0
         self.next_folio = 0
         self.next_slot = 0
-        self.in_fault: Set[int] = set()  # mms with a fault in flight (they hold mmap_lock for read)
+        self.in_fault: Set[int] = set()
+        self.party_locks: Dict[str, int] = {}  # "P0:a" -> the folio another party locked there  # mms with a fault in flight (they hold mmap_lock for read)
 
     # ---- identity ----------------------------------------------------------
 
@@ -171,6 +172,7 @@ class World:
             tuple(sorted((k, v.key()) for k, v in self.pins.items())),
             tuple(sorted(self.swap.items())), tuple(sorted(self.ptl.items())),
             tuple(sorted(self.registers.items())), tuple(sorted(self.shadow.items())),
+            tuple(sorted(self.party_locks.items())),
             tuple((f.process, f.address, f.step, f.result, f.unshare) for f in self.faults),
             tuple(self.broken), self.freed_page_touched, self.serial,
         )
@@ -317,4 +319,5 @@ class World:
 
 
 def sub_name(addr: str, sub: int, nr: int) -> str:
-    return addr if nr == 1 and sub == 0 else f"{addr}[{sub}]"
+    """How a program names page `sub` of the mapping at `addr`: a, a[1] ..."""
+    return addr if sub == 0 else f"{addr}[{sub}]"
