@@ -445,6 +445,8 @@ def test_large_folio_is_checked_not_assumed():
         pytest.skip(got.reason)
     assert got.verdict.value == "Never"
     assert [(f.address, f.kind, f.mapcount) for f, _ in got.observations] == [("a[1]", "copied", 2)]
+    assert live.run(replace(p, steps=p.steps[:1] + (Step("P0", "write", 1, var="a[0]", value=2),)),
+                    runs=2).observations[0][0].address == "a"  # page 0 is named as the world names it
 
 
 @pytest.mark.live

@@ -392,8 +392,7 @@ def _parse(program: LiveProgram, registers: List[str], line: str) -> Tuple[Execu
             s = program.steps[k]
             kind, mapcount, ae0, ae1, lru0, flt = value.split(",")
             base, sub = split_address(s.var)
-            large = any(m.large and m.name == base for m in program.mappings)
-            address = f"{base}[{max(sub, 0)}]" if large else s.var or ""
+            address = f"{base}[{sub}]" if sub > 0 else base or ""  # as the world names it: page 0 is "a"
             unshare = s.form == "pin ro short"
             seen.append(LiveFault(_step_id(program, k), s.process, address, KIND[kind], unshare, int(mapcount),
                                   ae0 == "1", ae1 == "1", lru0 == "1", int(flt)))
