@@ -1,11 +1,13 @@
 """The live helper: built at first use with the machine's cc, cached.
 
 Why C and not ctypes: a run of a fork-based program is mostly ``fork()``.
-Forking the helper (a few hundred KiB) costs about 100 us; forking the
-Python interpreter (14 MB) about 1.2 ms, and the child's refcount writes
-COW-fault interpreter pages, which blurs the fault counts (see
-``live-kernel-probe.md`` section 4.2).  The C helper runs the CVE-2020-29374
-program about 4,000 times a second; ctypes managed about 800.
+Forking the small helper costs about 160 us with its exit and wait; forking
+the Python interpreter (14 MB) about 1.2 ms, and the child's refcount
+writes COW-fault interpreter pages, which blurs the fault counts
+(``live-kernel-probe.md`` sections 4.2 and 5: about 800 scenarios/s from
+Python).  The helper runs the fork-based programs of ``bench/live.py``
+3,000 to 3,600 times a second (median about 3,250), the CVE-2020-29374
+program among them.
 
 io_uring through liburing (``liburing-dev`` 2.3, Debian): its ``static
 inline`` helpers (``io_uring_prep_write_fixed``) need a C compiler anyway.

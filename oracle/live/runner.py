@@ -170,7 +170,7 @@ def why_not(program: LiveProgram) -> Optional[str]:
         if term.kind == "broken":
             return (f"{where}broken {term.name}: which data-level guarantee broke is the world's judgement; "
                     "the live kernel shows the data, not the guarantee")
-    pins: Dict[str, Tuple[str, str]] = {}
+    pins: Dict[str, Tuple[str, str, int]] = {}  # pin -> (form, address, the step that pinned)
     for i, s in enumerate(program.steps):
         if s.form in NO_LIVE_FORM:
             return f"{_where(program, s)}: {s.text or s.form}: {NO_LIVE_FORM[s.form]}"
@@ -181,14 +181,13 @@ def why_not(program: LiveProgram) -> Optional[str]:
             if reason:
                 return f"{_where(program, s)}: {reason}"
         if s.op == "pin":
-            pins[s.obj or ""] = (s.form, s.var or "")
+            pins[s.obj or ""] = (s.form, s.var or "", i)
         if s.op == "pin-write" and pins.get(s.obj or "", ("",))[0] == "pin ro short":
             return f"{_where(program, s)}: a device cannot write through a read-only pin"
         if s.op == "pin-read" and pins.get(s.obj or "", ("",))[0] == "pin ro short":
             # the short pin is an O_DIRECT write, over when the step ends:
             # reading "through" it later reads what it read at pin time
-            var = pins[s.obj or ""][1]
-            start = max(j for j in range(i) if program.steps[j].obj == s.obj)
+            _, var, start = pins[s.obj or ""]
             if any(t.op == "write" and t.var == var for t in program.steps[start + 1:i]):
                 return (f"{_where(program, s)}: a short R/O pin held across a write has no user-space form "
                         "(the O_DIRECT write that pins is over before the next step)")
