@@ -258,12 +258,14 @@ def run_hypothesis(report: Report, tree: Tree, profile: str, seed: Optional[int]
 def check_tree(
     path: str, era: Optional[str] = None, base: Optional[str] = None, engines: Sequence[str] = ("exhaustive",),
     space: str = "small", jobs: int = 1, profile: str = "dev", seed: Optional[int] = None, command: str = "",
+    place: bool = True,
 ) -> Tuple[Report, Tree]:
+    """Run `engines` on the tree at `path`; `place`: also find the era it decides like best."""
     tree = open_tree(path, era, base)
     report = Report(command=command or f"kernel {path}", eras=[tree.era])
     for engine in engines:
         if engine == "exhaustive":
-            run_exhaustive(report, tree, space, jobs)
+            run_exhaustive(report, tree, space, jobs, place)
         elif engine == "hypothesis":
             run_hypothesis(report, tree, profile, seed)
         else:

@@ -38,7 +38,8 @@ from .source import CACHE, KernelSource
 
 SHIM = os.path.join(os.path.dirname(os.path.abspath(__file__)), "shim")
 CFLAGS = ("-O2", "-fPIC", "-shared", "-Werror=implicit-function-declaration", "-fdiagnostics-plain-output",
-          "-w")
+          "-Wl,--no-undefined", "-Wno-unused-function", "-Wno-unused-variable", "-Wno-unused-but-set-variable",
+          "-Wno-address")
 
 # what the shim's queries record (the branch that decided is the last one read before the decision)
 QUERIES = (
@@ -287,7 +288,10 @@ class Library:
 
     def __init__(self, path: str, unit: Unit):
         self.path, self.unit = path, unit
-        self._so = ctypes.CDLL(path)
+        try:
+            self._so = ctypes.CDLL(path)
+        except OSError as e:
+            raise KtreeError(f"{path}: the built library cannot be loaded: {e}; remove it to rebuild") from None
         self._so.wpdiff_run.argtypes = [ctypes.c_void_p] * 4 + [ctypes.c_size_t]
         self._so.wpdiff_run.restype = None
 
