@@ -324,8 +324,9 @@ def run(program: object, runs: Optional[int] = None, era: str = "") -> "LiveExpl
     out = done.stdout.splitlines()
     for line in out:
         if line.startswith("err "):
-            words = line.split(" ")
-            if "io_uring_queue_init" in words and ({"38", "1"} & set(words)):
+            words = line.split(" ")[2:]
+            errno_ = next((w for w in words if w.isdigit()), "")
+            if words[:1] == ["io_uring_queue_init"] and errno_ in ("38", "1"):
                 # ENOSYS / EPERM: this kernel (or its sysctl) gives no io_uring -- a skip, not a failure
                 return Skipped(program.name, f"no io_uring here: {_error(program, line)}", kernel_release())
             raise LiveError(_error(program, line))
