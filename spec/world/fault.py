@@ -87,6 +87,8 @@ class WorldFault(Fault):
     def _touch(self, what: str) -> None:
         if self.folio.freed and not self.world.freed_page_touched:
             self.world.freed_page_touched = True
+            if "no-freed-page-touched" not in self.world.broken:
+                self.world.broken.append("no-freed-page-touched")
             self.world.explanations.append(
                 f"{self.thread}'s fault on {self.addr}: {what}() on a page that was freed while the handler "
                 f"held neither the PTL nor a reference")
