@@ -27,6 +27,7 @@ from wpdiff.spec import ERAS, violations
 from wpdiff.spec.history import FINDINGS
 
 
+@pytest.mark.slow
 def test_hypothesis_reproduces_the_history_table():
     report = Report("test", list(ERAS))
     run_hypothesis(report, list(ERAS), [builtin(e) for e in ERAS], "dev", seed=0, database=False)
@@ -37,6 +38,7 @@ def test_hypothesis_reproduces_the_history_table():
     assert not [d for d in report.divergences if d.compared is Compared.FAITHFULNESS]
 
 
+@pytest.mark.slow
 def test_hypothesis_catches_95_percent_of_the_broken_fast_paths():
     missed = []
     for m in MUTANTS.values():
@@ -47,6 +49,7 @@ def test_hypothesis_catches_95_percent_of_the_broken_fast_paths():
     assert len(missed) <= 0.05 * len(MUTANTS), missed
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("era_id", ["v5.9", "v5.18"])
 def test_crosshair_exhausts_a_faithfulness_proof_up_to_the_copy(era_id):
     proof = check_faithfulness(builtin(era_id), 300.0)
@@ -54,6 +57,7 @@ def test_crosshair_exhausts_a_faithfulness_proof_up_to_the_copy(era_id):
     assert proof.cut and proof.word is None
 
 
+@pytest.mark.slow
 def test_crosshair_proves_the_copy_lemma_of_each_flag_numbering():
     # with the v5.10 numbering's, the cut proofs above cover v5.9 and v5.18 whole;
     # both at once, as on 2 cores
@@ -64,6 +68,7 @@ def test_crosshair_proves_the_copy_lemma_of_each_flag_numbering():
         assert verdict is Verdict.EXHAUSTED, (era_id, last)
 
 
+@pytest.mark.slow
 def test_crosshair_search_reproduces_the_history_table():
     # at the default search budget, two searches at a time as on 2 cores
     with ThreadPoolExecutor(2) as pool:
@@ -92,6 +97,7 @@ def test_one_copy_lemma_per_page_flag_numbering():
     assert len(lemmas) == 2  # the v5.10 numbering and the current one
 
 
+@pytest.mark.slow
 def test_crosshair_finds_a_broken_fast_path():
     m = MUTANTS["v5.9/count-flipped"]
     proof = check_faithfulness(Target(f"mutant:{m.id}", m.era, m.load(), False), 120.0)
@@ -100,6 +106,7 @@ def test_crosshair_finds_a_broken_fast_path():
     assert m.load()(proof.word) != wordfault.run("v5.9", proof.word)  # the word CrossHair found does tell them apart
 
 
+@pytest.mark.slow
 def test_crosshair_searches_a_users_fast_path_for_broken_invariants():
     m = MUTANTS["v6.15/mapcount-below-refcount"]  # reuses a large folio another mm still reaches
     search = search_soundness("v6.15", DEFAULT_BUDGET * SEARCH_SHARE, Target(f"mutant:{m.id}", m.era, m.load(), False))
@@ -109,6 +116,7 @@ def test_crosshair_searches_a_users_fast_path_for_broken_invariants():
     assert ERAS["v6.15"].admits(state) and state.foreign_holders()
 
 
+@pytest.mark.slow
 def test_a_users_fast_path_that_raises_under_crosshair_is_bad_input(tmp_path, monkeypatch):
     (tmp_path / "raising_cow.py").write_text(
         "from wpdiff.impl.fastpath import FASTPATHS\n"

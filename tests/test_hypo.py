@@ -5,7 +5,7 @@ import json
 
 from hypothesis.database import DirectoryBasedExampleDatabase
 
-from wpdiff.diff import cli, hypo
+from wpdiff.diff import cli, hypo, options
 from wpdiff.diff.check import missing_history
 from wpdiff.diff.hypo import ENGINE, Found, run_hypothesis, search
 from wpdiff.diff.report import Compared, Report
@@ -68,9 +68,12 @@ def test_the_crosshair_profile_is_checked_against_history_as_hypothesis(monkeypa
             "-o", str(out)]
     assert cli.main(argv) == 0
     assert set(profiles) == {"crosshair"}
-    runs = json.loads(out.read_text())["runs"]
-    assert [(r["engine"], r["note"]) for r in runs] == [(ENGINE, "profile crosshair")]
-    assert ENGINE == "hypothesis"  # the name cli.py and the pytest plugin check history under
+    data = json.loads(out.read_text())
+    assert [(r["engine"], r["note"]) for r in data["runs"]] == [(ENGINE, "profile crosshair")]
+    # every finding is filed under an engine name `wpdiff check --engine` accepts, the name history is
+    # checked under: a run filing them under another would leave history "not reproduced" (exit 1)
+    assert data["divergences"] and {d["engine"] for d in data["divergences"]} == {ENGINE}
+    assert ENGINE in options.ENGINES
 
 
 def test_history_the_crosshair_profile_misses_is_named(monkeypatch):
