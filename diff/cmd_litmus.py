@@ -137,24 +137,15 @@ def run(args: argparse.Namespace) -> int:
 
 def _live(args: argparse.Namespace, programs: List[Tuple[str, object]]) -> int:
     try:
-        from wpdiff.oracle.live import run as live_run
-
         from . import live
     except ImportError as e:
         raise BadInput(f"--live: the live runner cannot be imported ({e})") from None
     from wpdiff.spec.world.world import ProgramError
 
-    from .litmus.explore import explore
-
-    items = []
-    for _, program in programs:
-        era = live.era_for(override=None if args.era == "all" else era_ids(args.era)[0])
-        try:
-            model = explore(program, era)  # type: ignore[arg-type]
-        except ProgramError as e:
-            raise BadInput(str(e)) from None
-        result = live_run(program, args.runs, era)
-        items.append((live.judge(program, result, model), result, model))
-    text = live.render_json(items) if args.format == "json" else live.render_text(items)
-    _write(text, args.output or "")
+    era = None if args.era == "all" else era_ids(args.era)[0]
+    try:
+        items = live.check_live([program for _, program in programs], args.runs, era)
+    except ProgramError as e:
+        raise BadInput(str(e)) from None
+    _write(live.render(items, args.format), args.output or "")
     return live.exit_code(j for j, _, _ in items)
