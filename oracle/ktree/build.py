@@ -90,7 +90,8 @@ static inline void wp_ran(u32 fn, int action, int line)
 	if (action) wp_act(action, line);
 }
 
-static void wpdiff_one(u64 w, u64 *after, u64 *trace, u64 *info)
+/* flatten: the user's functions and the shim inline into one loop body, as -O3 would */
+__attribute__((flatten)) static void wpdiff_one(u64 w, u64 *after, u64 *trace, u64 *info)
 {
 	struct vm_fault vmf;
 	int unshare = (w >> WP_unshare_SHIFT) & 1, has_page, decision;
@@ -100,13 +101,10 @@ static void wpdiff_one(u64 w, u64 *after, u64 *trace, u64 *info)
 	S.w = w;
 	wp_pte = wp_pte_of_word(w);
 	wp_ptl.locked = 1;
-	memset(&wp_vma, 0, sizeof(wp_vma));
 	wp_vma.vm_flags = (((w >> (WP_vma_SHIFT + WP_VM_WRITE)) & 1) ? VM_WRITE : 0)
 		| (((w >> (WP_vma_SHIFT + WP_VM_SHARED)) & 1) ? VM_SHARED | VM_MAYSHARE : 0)
 		| (((w >> (WP_vma_SHIFT + WP_VM_UFFD_WP)) & 1) ? VM_UFFD_WP : 0);
-	wp_vma.vm_mm = &wp_mm;
-	wp_vma.vm_file = &wp_file;
-	memset(&vmf, 0, sizeof(vmf));
+	vmf = (struct vm_fault){ 0 };
 	vmf.vma = &wp_vma;
 	vmf.flags = unshare ? FAULT_FLAG_UNSHARE : FAULT_FLAG_WRITE;
 	vmf.pmd = &wp_pmd;
@@ -136,6 +134,7 @@ static void wpdiff_one(u64 w, u64 *after, u64 *trace, u64 *info)
 
 void wpdiff_run(const u64 *words, u64 *after, u64 *trace, u64 *info, size_t n)
 {
+	wp_vma = (struct vm_area_struct){ .vm_mm = &wp_mm, .vm_file = &wp_file };
 	for (size_t i = 0; i < n; i++)
 		wpdiff_one(words[i], &after[i], &trace[i], &info[2 * i]);
 }

@@ -187,21 +187,24 @@ static inline void wp_assert(int line, u32 kind)
 
 /* ---- PTEs and the page-table lock ---------------------------------------- */
 
+/* the word's five PTE bits and the x86-64 bits they stand for, unrolled (this runs for every word) */
+#define WP_PTE_BIT(w, i) (((w) >> (WP_pte_SHIFT + (i))) & 1)
 static inline pte_t wp_pte_of_word(u64 w)
 {
-	static const u64 bit[5] = { _PAGE_RW, _PAGE_ACCESSED, _PAGE_DIRTY, _PAGE_SPECIAL, _PAGE_UFFD_WP };
-	pte_t p = { 0 };
-	for (int i = 0; i < 5; i++)
-		if ((w >> (WP_pte_SHIFT + i)) & 1) p.pte |= bit[i];
+	pte_t p;
+	p.pte = (WP_PTE_BIT(w, WP_PTE_RW) ? _PAGE_RW : 0) | (WP_PTE_BIT(w, WP_PTE_ACCESSED) ? _PAGE_ACCESSED : 0)
+		| (WP_PTE_BIT(w, WP_PTE_DIRTY) ? _PAGE_DIRTY : 0) | (WP_PTE_BIT(w, WP_PTE_SPECIAL) ? _PAGE_SPECIAL : 0)
+		| (WP_PTE_BIT(w, WP_PTE_UFFD_WP) ? _PAGE_UFFD_WP : 0);
 	return p;
 }
 static inline u64 wp_word_with_pte(u64 w, pte_t p)
 {
-	static const u64 bit[5] = { _PAGE_RW, _PAGE_ACCESSED, _PAGE_DIRTY, _PAGE_SPECIAL, _PAGE_UFFD_WP };
 	w &= ~(((1ULL << WP_pte_WIDTH) - 1) << WP_pte_SHIFT);
-	for (int i = 0; i < 5; i++)
-		if (p.pte & bit[i]) w |= 1ULL << (WP_pte_SHIFT + i);
-	return w;
+	return w | ((u64)!!(p.pte & _PAGE_RW) << (WP_pte_SHIFT + WP_PTE_RW))
+		| ((u64)!!(p.pte & _PAGE_ACCESSED) << (WP_pte_SHIFT + WP_PTE_ACCESSED))
+		| ((u64)!!(p.pte & _PAGE_DIRTY) << (WP_pte_SHIFT + WP_PTE_DIRTY))
+		| ((u64)!!(p.pte & _PAGE_SPECIAL) << (WP_pte_SHIFT + WP_PTE_SPECIAL))
+		| ((u64)!!(p.pte & _PAGE_UFFD_WP) << (WP_pte_SHIFT + WP_PTE_UFFD_WP));
 }
 static inline pte_t pte_mkyoung(pte_t p) { p.pte |= _PAGE_ACCESSED; return p; }
 static inline pte_t pte_mkdirty(pte_t p) { p.pte |= _PAGE_DIRTY; return p; }
