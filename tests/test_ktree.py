@@ -43,7 +43,7 @@ def unexpected(report):
 # ---- the project's own mirrors: no tree needed --------------------------------------------
 
 
-@pytest.mark.parametrize("era, generation", [("v5.9", "page"), ("v5.18", "page"), ("v6.15", "large-reuse")])
+@pytest.mark.parametrize("era, generation", [("v5.7", "page"), ("v5.9", "page"), ("v5.18", "page"), ("v6.15", "large-reuse")])
 def test_mirror_agrees_with_its_era(era, generation):
     report, tree = check_tree(os.path.join(MIRRORS, era), space="small", place=False)
     assert tree.era == era and tree.unit.generation.name == generation
@@ -211,3 +211,17 @@ def test_the_library_is_cached_by_its_text():
     assert kbuild.build(unit) == kbuild.build(unit)
     other = kbuild.compose(source, PAGE_FLAGS["v6.15"])
     assert kbuild.digest(other) != kbuild.digest(unit)
+
+
+def test_57_mirror_takes_its_helpers_from_swapfile_and_ksm():
+    tree = open_tree(os.path.join(MIRRORS, "v5.7"))
+    assert tree.unit.functions[:3] == ("page_trans_huge_map_swapcount", "reuse_swap_page", "reuse_ksm_page")
+    assert not tree.unit.copy_frees_swap_cache
+
+
+def test_57_without_swapfile_c_is_refused(tmp_path, capsys):
+    tree = tmp_path / "tree"
+    shutil.copytree(os.path.join(MIRRORS, "v5.7"), tree)
+    (tree / "mm" / "swapfile.c").unlink()
+    code, err = _cli(capsys, str(tree))
+    assert code == 2 and "reuse_swap_page(), which lives in mm/swapfile.c" in err
