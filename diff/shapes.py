@@ -5,9 +5,12 @@ built from a fixed list of booleans -- which holders are there, which flags
 are set -- lets it search the era models for broken invariants branch by
 branch.  The shape covers every kind of holder the history needs (own and
 foreign GET references, taken while shared or not, own pins, the swap cache
-and another mm's swap PTE, LRU batches, isolation, large folios, KSM) and
-every fault front (unshare, FOLL_FORCE, uffd-wp modes, pending TLB flush, a
-PTE that changes while the handler sleeps).
+and another mm's swap PTE, LRU batches, isolation, large folios, KSM, a
+file page and the zero page) and every fault front (unshare, FOLL_FORCE, a
+MAP_SHARED mapping, uffd-wp modes, pending TLB flush, a PTE that changes
+while the handler sleeps).  A file page or the zero page in a private
+mapping is what ``private-write-copies`` needs; both are behind one more
+gate, ``other_kind``, so that anonymous pages stay the common case.
 
 Every combination of the arguments is a state.  An argument that qualifies
 another one (``stable`` a KSM page, ``pte_changes`` a lock someone else
@@ -37,6 +40,7 @@ from wpdiff.spec.state import (
     ksm_stable_node,
     lru_batch,
     mapping,
+    page_cache,
     pin,
     swap_cache,
     swap_pte,
@@ -52,16 +56,35 @@ _SWAP_CACHE, _SWAP_PTE = swap_cache(), swap_pte(4)
 _LOCAL_BATCH, _REMOTE_BATCH = lru_batch(), lru_batch(remote=True)
 _ISOLATION = isolation()
 _STABLE_NODE = ksm_stable_node()
+_PAGE_CACHE = page_cache()
+_ZERO_PAGE = Page(kind=PageKind.ZERO)
 
 
-def build(another_mm: bool, third_mm: bool, ksm: bool, stable: bool, large: bool, own_extra: bool,
-          anon_exclusive: bool, holders_besides_maps: bool, foreign_get: bool, taken_while_shared: bool,
-          own_get: bool, own_pin: bool, swapcache: bool, swappte: bool, writeback: bool, lru_batched: bool,
-          remote_cpu: bool, isolated: bool, unusual_fault: bool, unshare: bool, force: bool, uffd_wp: bool,
-          uffd_async: bool, uffd_bit: bool, tlb: bool, locked: bool, pte_changes: bool) -> FaultState:
-    large = not ksm and large  # large folios are anonymous
+def build(another_mm: bool, third_mm: bool, ksm: bool, stable: bool, other_kind: bool, zero: bool, large: bool,
+          own_extra: bool, anon_exclusive: bool, holders_besides_maps: bool, foreign_get: bool,
+          taken_while_shared: bool, own_get: bool, own_pin: bool, swapcache: bool, swappte: bool, writeback: bool,
+          lru_batched: bool, remote_cpu: bool, isolated: bool, unusual_fault: bool, unshare: bool, force: bool,
+          shared_vma: bool, uffd_wp: bool, uffd_async: bool, uffd_bit: bool, tlb: bool, locked: bool,
+          pte_changes: bool) -> FaultState:
+    kind = PageKind.KSM if ksm else (PageKind.ZERO if zero else PageKind.FILE) if other_kind else PageKind.ANON
+    anon = kind is PageKind.ANON or kind is PageKind.KSM
+    large = kind is PageKind.ANON and large  # large folios are anonymous
+    # a MAP_SHARED mapping holds file pages or pfns, and faults there only as writes with VM_WRITE
+    shared = unusual_fault and shared_vma and not anon
+    locked = unusual_fault and locked and kind is not PageKind.ZERO
+    uffd = UffdWp.OFF
+    if unusual_fault and uffd_wp:
+        uffd = UffdWp.ASYNC if uffd_async else UffdWp.SYNC
+    vma = Vma(write=shared or not (unusual_fault and force), shared=shared, uffd_wp=uffd)
+    pte = Pte(uffd_wp=uffd is not UffdWp.OFF and uffd_bit)
+    fault = FaultKind.UNSHARE if unusual_fault and unshare and not shared else FaultKind.WRITE
+    tlb = unusual_fault and tlb
+    if kind is PageKind.ZERO:  # no struct page: no holders, no flags
+        return FaultState(page=_ZERO_PAGE, vma=vma, pte=pte, fault=fault, tlb_flush_pending=tlb)
     other_maps = (2 if third_mm else 1) if another_mm else 0
     holders = list(_MAPS[: other_maps + 1])
+    if kind is PageKind.FILE:
+        holders.append(_PAGE_CACHE)
     if large and own_extra:
         holders.append(_OWN_SECOND_PAGE)
     under_writeback = False
@@ -74,35 +97,33 @@ def build(another_mm: bool, third_mm: bool, ksm: bool, stable: bool, large: bool
             holders.append(_OWN_GET)
         if own_pin:
             holders.append(_OWN_PIN)
-        if swapcache:
+        if anon and swapcache:
             holders.append(_SWAP_CACHE)
             if not large and swappte:  # swap PTEs of large folios are outside the modelled bounds
                 holders.append(_SWAP_PTE)
             under_writeback = writeback  # an anonymous page is written back to swap
+        elif kind is PageKind.FILE:
+            under_writeback = writeback  # ... a file page to its file
         if lru_batched:
             holders.append(_REMOTE_BATCH if remote_cpu else _LOCAL_BATCH)
         elif isolated:
             holders.append(_ISOLATION)
     if ksm and stable:
         holders.append(_STABLE_NODE)
-    uffd = UffdWp.OFF
-    if unusual_fault and uffd_wp:
-        uffd = UffdWp.ASYNC if uffd_async else UffdWp.SYNC
-    locked = unusual_fault and locked
     return FaultState(
         page=Page(
-            kind=PageKind.KSM if ksm else PageKind.ANON,
+            kind=kind,
             holders=tuple(holders),
             nr_pages=4 if large else 1,
-            anon_exclusive=not ksm and anon_exclusive,
+            anon_exclusive=kind is PageKind.ANON and anon_exclusive,
             locked=locked,
             writeback=under_writeback,
             maybe_mapped_shared=large and other_maps > 0,
         ),
-        vma=Vma(write=not (unusual_fault and force), uffd_wp=uffd),
-        pte=Pte(uffd_wp=uffd is not UffdWp.OFF and uffd_bit),
-        fault=FaultKind.UNSHARE if unusual_fault and unshare else FaultKind.WRITE,
-        tlb_flush_pending=unusual_fault and tlb,
+        vma=vma,
+        pte=pte,
+        fault=fault,
+        tlb_flush_pending=tlb,
         pte_changes_while_sleeping=locked and pte_changes,  # it sleeps only on someone else's lock
     )
 

@@ -194,5 +194,53 @@ MUTANTS: Dict[str, Mutant] = {
         _m("v6.15", "word", "    if (w >> (VMA + VM_WRITE)) & 1:\n        w = set_bit(w, PTE + PTE_RW)",
            "    w = set_bit(w, PTE + PTE_RW)", "maybe_mkwrite() forgotten: FOLL_FORCE makes the PTE writable",
            "mkwrite-without-vm-write"),
+        # --- the five guarantees a reviewer holds a patch to (issue 15)
+        _m("v6.2", "v6_2", "    if vma_shared(w):\n        if not page:",
+           "    if vma_shared(w) or (page and not PageAnon(w) and not unshare(w)):\n        if not page:",
+           "a private file page sent down the shared path: the write lands in the page cache",
+           "private-file-shared"),
+        _m("v5.9", "v5_9", "    if not vm_normal_page(w):\n        if vma_shared(w):\n            return wp_pfn_shared(w, t)\n"
+           "        return wp_page_copy(w, t, PG, 0)\n", "    if not vm_normal_page(w):\n        return wp_pfn_shared(w, t)\n",
+           "no struct page, so written in place: the zero page made writable in a private mapping",
+           "zero-page-in-place"),
+        _m("v6.7", "v6_7", "    t = 0\n    if not unshare(w):\n        if pte_uffd_wp(w):",
+           "    t = 0\n    if not unshare(w) and vm_normal_page(w) and PageAnon(w) and bit(w, pg[ANON_EXCLUSIVE]):\n"
+           "        return wp_page_reuse(w, t)  # an exclusive page needs no further look\n"
+           "    if not unshare(w):\n        if pte_uffd_wp(w):",
+           "an exclusive page reused before the uffd-wp bit is looked at", "exclusive-before-uffd-wp"),
+        _m("v5.18", "v5_18", "        if bit(w, PG[LOCKED]):\n            return wp_page_copy(w, ev(t, E_TRYLOCK_FAIL), PG, 1)\n"
+           "        t = ev(t, E_TRYLOCK_OK)\n        if PageSwapCache(w, PG):\n            w, t = try_to_free_swap(w, t, PG)\n",
+           "        if PageSwapCache(w, PG):\n            w, t = try_to_free_swap(w, t, PG)\n"
+           "        if bit(w, PG[LOCKED]):\n            return wp_page_copy(w, ev(t, E_TRYLOCK_FAIL), PG, 1)\n"
+           "        t = ev(t, E_TRYLOCK_OK)\n",
+           "the swap cache freed before the trylock, without the page lock", "free-swap-before-lock"),
+        _m("v6.15", "v6_15", "    if PageSwapCache(w, pg):\n        if bit(w, pg[LOCKED]):\n            return w, ev(t, E_TRYLOCK_FAIL), 0\n"
+           "        w, t = try_to_free_swap(w, ev(t, E_TRYLOCK_OK), pg)\n        t = ev(t, E_UNLOCK_PAGE)\n",
+           "    if PageSwapCache(w, pg):\n        w, t = try_to_free_swap(w, t, pg)\n",
+           "a large folio's swap cache freed without the folio lock (large-folio reuse needs no lock, the swap "
+           "cache does)", "large-free-swap-unlocked"),
+        _m("v5.7", "v5_7", "                return w, ev(ev(ev(t, E_UNLOCK_PAGE), E_PTL_UNLOCK), E_PUT) + RETRY",
+           "                return wp_page_copy(w, ev(ev(t, E_UNLOCK_PAGE), E_PUT), PG, 0)",
+           "the PTE changed while sleeping, and the handler copies into it instead of retrying", "stale-pte-copied"),
+        _m("v5.9", "v5_9", "        if PageKsm(w) or page_count(w) != 1:\n            return wp_page_copy(w, t, PG, 0)\n"
+           "        if bit(w, PG[LOCKED]):\n            return wp_page_copy(w, ev(t, E_TRYLOCK_FAIL), PG, 0)\n"
+           "        t = ev(t, E_TRYLOCK_OK)\n        if PageKsm(w) or page_mapcount(w) != 1",
+           "        if page_count(w) != 1:\n            return wp_page_copy(w, t, PG, 0)\n"
+           "        if bit(w, PG[LOCKED]):\n            return wp_page_copy(w, ev(t, E_TRYLOCK_FAIL), PG, 0)\n"
+           "        t = ev(t, E_TRYLOCK_OK)\n        if page_mapcount(w) != 1",
+           "the KSM checks dropped: a KSM page mapped once is reused in place", "ksm-reused"),
+        _m("v5.7", "v5_7", "            if reused:\n                w, t = page_move_anon_rmap(w, t)\n", "",
+           "reuse_ksm_page() reuses the KSM page without moving it out of KSM", "ksm-not-moved"),
+        # --- rare states the engines missed (issue 15)
+        _m("v6.7", "v6_7", "    if PageKsm(w) or page_count(w) != 1:\n        return w, ev(t, E_UNLOCK_PAGE), 0\n",
+           "    if PageKsm(w) or page_count(w) != 1 + PageSwapCache(w, pg):\n        return w, ev(t, E_UNLOCK_PAGE), 0\n",
+           "the exact count allows the swap cache try_to_free_swap() may have failed to free (another mm's swap PTE)",
+           "swap-free-assumed"),
+        _m("v6.15", "v6_15", "if folio_large_mapcount(w) != page_count(w):",
+           "if folio_large_mapcount(w) + 1 < page_count(w):",
+           "one reference beyond the mappings allowed for an LRU batch: another mm's GET is missed",
+           "large-batch-allowance"),
+        _m("v5.18", "word", "    return (w >> REFCOUNT) & 4095", "    return (w >> REFCOUNT) & 1023",
+           "page_count() read modulo GUP_PIN_COUNTING_BIAS: a pin drops out of the count", "count-modulo-pin-bias"),
     )
 }

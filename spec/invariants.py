@@ -137,6 +137,65 @@ def _writable_anon_is_exclusive(s: FaultState, out: Outcome) -> Optional[str]:
     return None
 
 
+_IN_PLACE = {PageKind.FILE: "wp_page_shared()", PageKind.ZERO: "wp_pfn_shared()"}
+
+
+def _private_write_copies(s: FaultState, out: Outcome) -> Optional[str]:
+    if s.vma.shared or s.fault is not FaultKind.WRITE:
+        return None
+    kind = s.page.kind
+    what = "the zero page (no struct page)" if kind is PageKind.ZERO else f"the {kind.value} page"
+    if out.decision is Decision.SHARED:
+        return (
+            f"a write in a private (COW) mapping went down the shared path with {what} "
+            f"({_IN_PLACE.get(kind, 'written in place')}, VM_SHARED 0): the write lands in the page every other "
+            f"mapping of it reads ({_seen(s)})"
+        )
+    if out.decision is Decision.REUSE and kind in _IN_PLACE:
+        return (
+            f"a write in a private (COW) mapping reused {what}, leaving the PTE "
+            f"{'writable' if out.pte.write else 'dirty'} on it: only VM_SHARED / VM_MAYSHARE mappings write "
+            f"{'the zero page' if kind is PageKind.ZERO else 'a file page'} in place ({_seen(s)})"
+        )
+    return None
+
+
+def _uffd_wp_reported_first(s: FaultState, out: Outcome) -> Optional[str]:
+    if s.fault is not FaultKind.WRITE or not s.pte.uffd_wp:
+        return None
+    mode = s.vma.uffd_wp
+    if mode is UffdWp.SYNC:
+        if out.decision is not Decision.USERFAULT:
+            return (
+                f"a write to a uffd-wp PTE in a synchronous uffd-wp VMA ended in {out.decision.value} without "
+                f"handle_userfault(): the monitor never learns of the write ({s.page.kind.value} page, {_seen(s)})"
+            )
+        acted = [(i, e) for i, e in enumerate(out.events) if e is not Event.PTL_UNLOCK]
+        if acted:
+            i, e = acted[0]
+            return (
+                f"event {i + 1} ({e.value}) before handle_userfault(): a write to a uffd-wp PTE is reported to "
+                "user space before the handler touches the page or the PTE"
+            )
+    elif mode is UffdWp.ASYNC and out.decision is Decision.USERFAULT:
+        return (
+            "a write to a uffd-wp PTE in an asynchronous uffd-wp VMA (UFFD_FEATURE_WP_ASYNC) went to user space: "
+            "the kernel clears the bit and resolves the fault itself, and no monitor is waiting"
+        )
+    return None
+
+
+def _ksm_never_written(s: FaultState, out: Outcome) -> Optional[str]:
+    page = out.page
+    if out.decision not in (Decision.REUSE, Decision.SHARED) or page is None or page.kind is not PageKind.KSM:
+        return None
+    return (
+        f"after {out.decision.value} mm{s.mm}'s PTE is {'writable' if out.pte.write else 'dirty'} on a page that is "
+        f"still a KSM page ({_seen(s)}): every mm merged into it sees the write; a KSM page is turned into a "
+        "plain anonymous page (page_move_anon_rmap()) before it is reused, or copied"
+    )
+
+
 # ---- corruption -------------------------------------------------------------
 
 
@@ -189,15 +248,39 @@ _TOUCH = frozenset(
         Event.SET_ANON_EXCLUSIVE,
     }
 )
-# Events that change the PTE or what the PTL protects.
-_UNDER_PTL = frozenset({Event.REUSE_PTE, Event.UFFD_WP_CLEAR, Event.SET_ANON_EXCLUSIVE})
+PTL, PAGE_LOCK = "the PTL", "the page lock"
+
+# What each primitive must be called with, as the kernel documents or
+# asserts it: the one table ``called-with-locks`` reads the trace against.
+# (The ways the handler sleeps -- lock_page(), the copy's allocation -- must
+# be called *without* the PTL; ``unlock-before-ptl`` holds them to that.)
+NEEDS: Dict[Event, Tuple[Tuple[str, ...], str]] = {
+    Event.SWAP_FREE: (
+        (PAGE_LOCK,),
+        "folio_free_swap() / try_to_free_swap() and delete_from_swap_cache() assert the folio is locked "
+        "(VM_BUG_ON_FOLIO(!folio_test_locked())): an unlocked page can be swapped out or read back meanwhile",
+    ),
+    Event.MOVE_ANON_RMAP: (
+        (PAGE_LOCK,),
+        "page_move_anon_rmap() / folio_move_anon_rmap() assert the folio is locked: rmap walkers lock it to "
+        "read page->mapping",
+    ),
+    Event.SET_ANON_EXCLUSIVE: (
+        (PTL,),
+        "PG_anon_exclusive is set and cleared under the PTL only (fork(), GUP-fast and dec078cc2181 rely on it)",
+    ),
+    Event.REUSE_PTE: ((PTL,), "wp_page_reuse() is called with the PTL held: it changes the PTE, then drops it"),
+    Event.UFFD_WP_CLEAR: ((PTL,), "the uffd-wp bit is cleared in the PTE, which only the PTL protects"),
+}
 
 
 @lru_cache(maxsize=4096)
-def _replay_locks(events: Tuple[Event, ...]) -> Tuple[Tuple[str, ...], Tuple[str, ...]]:
-    """Walk the trace; return (use-after-PTL problems, balance problems)."""
+def _replay_locks(events: Tuple[Event, ...]) -> Tuple[Tuple[str, ...], Tuple[str, ...], Tuple[str, ...]]:
+    """Walk the trace; return (use-after-PTL problems, balance problems,
+    primitives called without a lock ``NEEDS`` says they need)."""
     use: List[str] = []
     balance: List[str] = []
+    unlocked: List[str] = []
     ptl, page_lock, refs = True, False, 0
     for i, e in enumerate(events):
         at = f"event {i + 1} ({e.value})"
@@ -208,8 +291,11 @@ def _replay_locks(events: Tuple[Event, ...]) -> Tuple[Tuple[str, ...], Tuple[str
                 f"{at}: touches the page after pte_unmap_unlock() without a reference of its own; "
                 "the page tables were the only reference, so a concurrent MADV_DONTNEED may already have freed it"
             )
-        if e in _UNDER_PTL and not ptl:
-            balance.append(f"{at}: changes what the PTL protects without holding it")
+        if e in NEEDS:
+            locks, why = NEEDS[e]
+            missing = [lock for lock in locks if not (ptl if lock is PTL else page_lock)]
+            if missing:
+                unlocked.append(f"{at} without {' or '.join(missing)}: {why}")
         if e is Event.PTL_UNLOCK:
             if not ptl:
                 balance.append(f"{at}: releases the PTL it does not hold")
@@ -234,17 +320,48 @@ def _replay_locks(events: Tuple[Event, ...]) -> Tuple[Tuple[str, ...], Tuple[str
         balance.append("returns with the PTL held")
     if page_lock:
         balance.append("returns with the page locked")
-    return tuple(use), tuple(balance)
+    return tuple(use), tuple(balance), tuple(unlocked)
 
 
 def _unlock_before_ptl(s: FaultState, out: Outcome) -> Optional[str]:
-    use, _ = _replay_locks(out.events)
+    use, _, _ = _replay_locks(out.events)
     return use[0] if use else None
 
 
 def _lock_balance(s: FaultState, out: Outcome) -> Optional[str]:
-    _, balance = _replay_locks(out.events)
+    _, balance, _ = _replay_locks(out.events)
     return balance[0] if balance else None
+
+
+def _called_with_locks(s: FaultState, out: Outcome) -> Optional[str]:
+    _, _, unlocked = _replay_locks(out.events)
+    return unlocked[0] if unlocked else None
+
+
+# Events that act on the faulting PTE, or on the page as that PTE's page.
+_ACTS_ON_PTE = frozenset(
+    {Event.REUSE_PTE, Event.NEW_PAGE, Event.UFFD_WP_CLEAR, Event.SET_ANON_EXCLUSIVE, Event.MOVE_ANON_RMAP}
+)
+
+
+def _no_stale_pte(s: FaultState, out: Outcome) -> Optional[str]:
+    if not s.pte_changes_while_sleeping:
+        return None
+    ptl, slept = True, None
+    for i, e in enumerate(out.events):
+        if e is Event.PTL_UNLOCK:
+            ptl = False
+        elif e is Event.PTL_LOCK:
+            ptl = True
+        elif e is Event.LOCK_PAGE and not ptl and slept is None:
+            slept = i
+        elif slept is not None and e in _ACTS_ON_PTE:
+            return (
+                f"event {i + 1} ({e.value}) comes after the handler slept in lock_page() (event {slept + 1}) with the "
+                f"PTL dropped, and the PTE changed meanwhile: pte_same() fails there, so it must retry, not act on a "
+                f"PTE it no longer owns (decision {out.decision.value})"
+            )
+    return None
 
 
 # ---- accounting -------------------------------------------------------------
@@ -383,10 +500,10 @@ INVARIANTS: Dict[str, Invariant] = {
         ),
         Invariant(
             "lock-balance",
-            "every lock taken is released exactly once, the PTL is released on every path, and the PTE changes "
-            "only under the PTL",
+            "every lock taken is released exactly once, and the PTL is released on every path",
             Severity.LOCKING,
-            "do_wp_page() is entered with the PTL held and must leave without it, whichever way it decides",
+            "do_wp_page() is entered with the PTL held and must leave without it, whichever way it decides "
+            "(what must be done under the PTL, called-with-locks judges)",
             _lock_balance,
         ),
         Invariant(
@@ -447,6 +564,68 @@ INVARIANTS: Dict[str, Invariant] = {
             _writable_anon_is_exclusive,
             fixed_by="6c287605fd56",
             requires="anon-exclusive",
+        ),
+        # ---- what a reviewer holds a do_wp_page() patch to (issue 15)
+        Invariant(
+            "private-write-copies",
+            "a write fault in a private (COW) mapping never writes a file page or the zero page (or a PFN without "
+            "a struct page) in place: only a VM_SHARED / VM_MAYSHARE mapping takes wp_page_shared() or "
+            "wp_pfn_shared(); a private one copies",
+            Severity.SECURITY,
+            "every era keeps it: the shared paths are taken only when vma_shared() says so (from 6.2 first of all, "
+            "b9086fde6d44), and anything but an anonymous page in a COW mapping is copied.  A write that reached "
+            "the page cache through a MAP_PRIVATE mapping would change the file for every reader (the FOLL_FORCE "
+            "form of it is Dirty COW, CVE-2016-5195, 19be0eaffa3a); one that made the zero page writable would "
+            "change every process's zeros",
+            _private_write_copies,
+            cow_c="non-anonymous memory: Basic COW (shared zeropage, memfd, tmpfile: \"Other mapping modified\")",
+        ),
+        Invariant(
+            "uffd-wp-reported-first",
+            "a write to a uffd-wp PTE in a synchronous uffd-wp VMA goes to user space (handle_userfault()) before "
+            "anything is reused, copied or changed; in an asynchronous one (UFFD_FEATURE_WP_ASYNC) the kernel "
+            "resolves it and user space is not asked",
+            Severity.CORRUPTION,
+            "userfaultfd write-protect (5.7, the series of 292924b26024) opens do_wp_page() with the uffd-wp check: "
+            "a monitor that write-protects memory (QEMU's live snapshot, CRIU's dirty tracking) must see a write "
+            "before it happens, or the snapshot holds data newer than its moment.  Unshare faults are not writes and "
+            "skip it (5.19); 6.7's async mode clears the bit in the kernel instead.  Every era keeps it",
+            _uffd_wp_reported_first,
+            requires="uffd-wp",
+        ),
+        Invariant(
+            "called-with-locks",
+            "every primitive the kernel documents or asserts as called with the page locked or with the PTL held "
+            "is called so: freeing the swap cache and moving the anon_vma under the page lock, changing the PTE "
+            "and PG_anon_exclusive under the PTL (the table invariants.NEEDS, read against the trace)",
+            Severity.LOCKING,
+            "folio_free_swap() and page_move_anon_rmap() assert the folio lock (VM_BUG_ON_FOLIO); 5.18 frees the "
+            "swap cache only after a trylock under the PTL (53a05ad9f21d), 6.7 sets PG_anon_exclusive under the "
+            "PTL alone (dec078cc2181).  Every era keeps it",
+            _called_with_locks,
+            fixed_by="53a05ad9f21d",
+        ),
+        Invariant(
+            "no-stale-pte",
+            "after sleeping on the page lock with the PTL dropped, a handler whose PTE changed meanwhile retries: it "
+            "never makes that PTE writable, copies into it, or moves or marks the page as its own",
+            Severity.CORRUPTION,
+            "up to 5.8 the handler sleeps in lock_page() when the trylock fails, with the PTL dropped; another "
+            "thread may zap, COW or remap the PTE meanwhile, so it retakes the PTL and rechecks pte_same(), "
+            "returning 0 (the access faults again) on a change.  From 5.9 it never sleeps there.  Every era keeps it",
+            _no_stale_pte,
+        ),
+        Invariant(
+            "ksm-never-written",
+            "a page that is still a KSM page is never reused in place: it becomes a plain anonymous page first "
+            "(page_move_anon_rmap()) or is copied",
+            Severity.SECURITY,
+            "a KSM page is shared by every mm whose identical pages were merged into it.  5.1 - 5.8 reuse one only "
+            "through reuse_ksm_page() (52d1e606ee73): mapped once, out of the swap cache, page_ref_freeze() to 1, "
+            "then moved out of KSM; from 5.9 (1a0cf26323c8) KSM pages are always copied.  No cow.c case: "
+            "ksm_functional_tests.c's unmerge tests check the same from user space.  Every era keeps it",
+            _ksm_never_written,
+            fixed_by="52d1e606ee73",
         ),
     )
 }

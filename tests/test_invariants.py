@@ -20,11 +20,15 @@ from wpdiff.spec import (
     FaultState,
     Outcome,
     Page,
+    PageKind,
+    Pte,
     UffdWp,
     Vma,
+    ksm_stable_node,
     mapping,
+    page_cache,
 )
-from wpdiff.spec.history import CVE_2020_29374, OWN_LONGTERM_PIN, SOLE_MAPPING
+from wpdiff.spec.history import CVE_2020_29374, OWN_LONGTERM_PIN, SOLE_MAPPING, SWAPPED_IN
 
 # From 5.19 a pinned anonymous page is marked exclusive.
 PINNED = replace(OWN_LONGTERM_PIN, page=replace(OWN_LONGTERM_PIN.page, anon_exclusive=True))
@@ -33,6 +37,13 @@ UNSHARE = FaultState(page=Page(holders=(mapping(0),)), fault=FaultKind.UNSHARE)
 FORCE = FaultState(page=Page(holders=(mapping(0),)), vma=Vma(write=False))
 LARGE_OWN = FaultState(page=Page(nr_pages=4, holders=(mapping(0, 0), mapping(0, 2))))
 UFFD_COPY = FaultState(page=Page(holders=(mapping(0), mapping(1))), vma=Vma(uffd_wp=UffdWp.SYNC), tlb_flush_pending=True)
+PRIVATE_FILE = FaultState(page=Page(kind=PageKind.FILE, holders=(mapping(0), page_cache())))
+PRIVATE_ZERO = FaultState(page=Page(kind=PageKind.ZERO))
+EXCLUSIVE = Page(holders=(mapping(0),), anon_exclusive=True)
+UFFD_SYNC = FaultState(page=EXCLUSIVE, vma=Vma(uffd_wp=UffdWp.SYNC), pte=Pte(uffd_wp=True))
+UFFD_ASYNC = FaultState(page=EXCLUSIVE, vma=Vma(uffd_wp=UffdWp.ASYNC), pte=Pte(uffd_wp=True))
+SLEPT_PTE_CHANGED = FaultState(page=Page(holders=(mapping(0),), locked=True), pte_changes_while_sleeping=True)
+KSM_ALONE = FaultState(page=Page(kind=PageKind.KSM, holders=(mapping(0), ksm_stable_node())))
 
 
 def _without(events: Tuple[Event, ...], event: Event) -> Tuple[Event, ...]:
@@ -107,6 +118,40 @@ BREAKS: Dict[str, List[Break]] = {
          ["after reuse", "the page (anon page) without PG_anon_exclusive", "refcount 1, mapcount 1"]),
         ("v6.15", SHARED, lambda o: replace(o, new_page=replace(o.new_page, anon_exclusive=False)),
          ["after copy", "the new page", "refcount 2, mapcount 1"]),
+    ],
+    "private-write-copies": [
+        ("v6.15", PRIVATE_FILE, lambda o: ERAS["v6.15"](replace(PRIVATE_FILE, vma=Vma(shared=True))),
+         ["private (COW) mapping", "shared path", "the file page", "wp_page_shared()"]),
+        ("v5.9", PRIVATE_ZERO, lambda o: replace(o, decision=Decision.REUSE, pte=replace(o.pte, write=True)),
+         ["reused the zero page", "writable", "only VM_SHARED / VM_MAYSHARE"]),
+        ("v5.9", replace(PRIVATE_FILE, vma=Vma(write=False)),
+         lambda o: replace(o, decision=Decision.REUSE, pte=Pte(dirty=True)), ["reused the file page", "dirty"]),
+    ],
+    "uffd-wp-reported-first": [
+        ("v6.15", UFFD_SYNC, lambda o: ERAS["v6.15"](replace(UFFD_SYNC, pte=Pte())),
+         ["synchronous uffd-wp VMA", "ended in reuse without handle_userfault()"]),
+        ("v5.18", replace(UFFD_SYNC, page=Page(holders=(mapping(0),))),
+         lambda o: _events(o, (Event.LRU_DRAIN,) + o.events), ["event 1 (lru_add_drain) before handle_userfault()"]),
+        ("v6.15", UFFD_ASYNC, lambda o: ERAS["v5.18"](replace(UFFD_ASYNC, vma=Vma(uffd_wp=UffdWp.SYNC),
+                                                              page=Page(holders=(mapping(0),)))),
+         ["asynchronous uffd-wp VMA", "went to user space"]),
+    ],
+    "called-with-locks": [
+        ("v6.15", SWAPPED_IN, lambda o: _events(o, _without(o.events, Event.TRYLOCK_OK)),
+         ["event 1 (swap cache freed) without the page lock", "folio_free_swap()"]),
+        ("v6.15", SOLE_MAPPING,
+         lambda o: _events(o, _without(o.events, Event.SET_ANON_EXCLUSIVE) + (Event.SET_ANON_EXCLUSIVE,)),
+         ["(SetPageAnonExclusive) without the PTL", "under the PTL only"]),
+    ],
+    "no-stale-pte": [
+        ("v5.7", SLEPT_PTE_CHANGED, lambda o: ERAS["v5.7"](replace(SLEPT_PTE_CHANGED, pte_changes_while_sleeping=False)),
+         ["event 7 (page_move_anon_rmap)", "after the handler slept in lock_page() (event 4)", "decision reuse"]),
+    ],
+    "ksm-never-written": [
+        ("v5.9", KSM_ALONE,
+         lambda o: replace(o, decision=Decision.REUSE, page=KSM_ALONE.page, pte=Pte(write=True, dirty=True),
+                           new_page=None),
+         ["after reuse", "writable on a page that is still a KSM page", "refcount 1, mapcount 1"]),
     ],
 }
 
