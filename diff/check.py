@@ -8,7 +8,7 @@ not.
 """
 
 import time
-from typing import Callable, Dict, List, Optional, Sequence
+from typing import TYPE_CHECKING, Callable, Dict, List, Optional, Sequence
 
 from wpdiff.impl import wordfault
 from wpdiff.impl.concretize import concretize
@@ -20,6 +20,9 @@ from wpdiff.spec.state import FaultState
 from . import exhaustive
 from .report import Compared, Divergence, EngineRun, FastResult, Report, Verdict
 from .targets import FastPath, Target
+
+if TYPE_CHECKING:
+    from .engines import Settings
 
 Progress = Callable[[str, int, int], None]
 
@@ -99,17 +102,22 @@ def faithfulness_divergence(
     )
 
 
-def missing_history(report: Report, engine: str, era_ids: Sequence[str], space: str = "small") -> List[str]:
-    """History findings (for the eras checked) this engine did not reproduce.
-    The exhaustive engine's visible space gives every reference to the
-    faulting mm (it varies what the kernel sees, not who holds the page), so
-    a finding that needs another mm's holder is not looked for there."""
+def missing_history(report: Report, engine: str, era_ids: Sequence[str], space: str = "small",
+                    settings: Optional["Settings"] = None) -> List[str]:
+    """History findings (for the eras checked) this engine did not reproduce,
+    of those it can see (``Engine.sees``: the exhaustive engine's visible
+    space gives every reference to the faulting mm -- it varies what the
+    kernel sees, not who holds the page -- so a finding that needs another
+    mm's holder is not looked for there)."""
+    from .engines import ENGINES, Settings
+
+    settings = settings or Settings(space=space)
+    sees = ENGINES[engine].sees if engine in ENGINES else (lambda f, s: True)
     found = {(d.era, d.invariant) for d in report.divergences if d.engine == engine and d.compared is Compared.SOUNDNESS}
-    owners = not (engine == "exhaustive" and space == "visible")
     return [
         f"{f.era}:{f.invariant}"
         for f in FINDINGS
-        if f.era in era_ids and (f.era, f.invariant) not in found and (owners or not f.example.foreign_holders())
+        if f.era in era_ids and (f.era, f.invariant) not in found and sees(f, settings)
     ]
 
 

@@ -21,9 +21,10 @@ from typing import List, Optional, Sequence
 from wpdiff.spec import ERAS, INVARIANTS, UnknownEra
 from wpdiff.spec.history import FINDINGS
 
-from .check import missing_history, run_exhaustive
+from .check import missing_history
+from .engines import Settings, names, selected
 from . import children
-from .options import ENGINES, PROFILES, SPACES, jobs, seconds
+from .options import PROFILES, SPACES, jobs, seconds
 from .output import destination, infer_format
 from .render import FORMATS, divergence_text, render, verdict_line
 from .report import Report
@@ -92,7 +93,7 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("--era", action="append", metavar="ERA",
                        help="an era to check, by its id (v5.9) or a release it spans (6.1, v5.10); "
                             "repeatable; default: all")
-    check.add_argument("--engine", choices=ENGINES + ("all",), default="exhaustive")
+    check.add_argument("--engine", choices=names() + ("all",), default="exhaustive")
     check.add_argument("--space", choices=SPACES, default="small",
                        help="the exhaustive engine's bounded space (default: small)")
     check.add_argument("--profile", choices=PROFILES, default="dev",
@@ -217,22 +218,14 @@ def cmd_check(args: argparse.Namespace, argv: Sequence[str]) -> int:
         if args.base:
             raise BadInput("--base is for --fastpath")
         targets = [builtin(e) for e in era_ids]
-    engines = ENGINES if args.engine == "all" else (args.engine,)
+    settings = Settings(space=args.space, profile=args.profile, budget=args.budget, seed=args.seed, jobs=args.jobs)
     report = Report(command=" ".join(argv), eras=era_ids)
     missing: List[str] = []
-    for engine in engines:
-        if engine == "exhaustive":
-            run_exhaustive(report, era_ids, targets, args.space, args.jobs, _progress)
-        elif engine == "hypothesis":
-            from .hypo import run_hypothesis
-
-            run_hypothesis(report, era_ids, targets, args.profile, args.seed, _progress)
-        else:
-            from .symbolic import run_crosshair
-
-            run_crosshair(report, era_ids, targets, args.budget, _progress, args.jobs)
+    for engine in selected(args.engine):
+        engine.run(report, era_ids, targets, settings, _progress)
         if not args.fastpath:
-            missing += [f"{m} ({engine})" for m in missing_history(report, engine, era_ids, args.space)]
+            missing += [f"{m} ({engine.name})" for m in missing_history(report, engine.name, era_ids,
+                                                                       settings=settings)]
     out.write(render(report, fmt, missing))
     if out.path is not None:  # the console still says how it ended
         print(f"wpdiff: {verdict_line(report, missing)}; {fmt} report written to {args.output}", file=sys.stderr)

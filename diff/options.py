@@ -2,9 +2,11 @@
 accept and how a number is checked, in one place so that both faces refuse
 the same input with the same words.
 
-Nothing here imports an engine, so parsing pytest's options stays cheap;
-tests/test_plugin.py checks the names against the engines' own
-(``wpdiff.diff.exhaustive.SPACES``, ``wpdiff.diff.hypo.PROFILES``).
+Nothing here imports an engine, so parsing pytest's options stays cheap:
+the engines' names come from their registry (``wpdiff.diff.engines``, which
+imports no engine until one runs); tests/test_plugin.py checks the other
+names against the engines' own (``wpdiff.diff.exhaustive.SPACES``,
+``wpdiff.diff.hypo.PROFILES``).
 
 The checks are ``argparse`` types: a bad value is a usage error (exit code 2
 from the command line, 4 from pytest) naming the option.
@@ -20,7 +22,9 @@ argparse.ArgumentTypeError: expected a number of seconds > 0, got 0
 import argparse
 import math
 
-ENGINES = ("exhaustive", "hypothesis", "crosshair")
+from .engines import names
+
+ENGINES = names()
 SPACES = ("small", "full", "visible")
 PROFILES = ("dev", "ci", "thorough", "crosshair")
 

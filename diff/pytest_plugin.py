@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Callable, List, Optional, Sequence
 
 import pytest
 
+from .engines import Engine, Settings, selected
 from .options import ENGINES, PROFILES, SPACES, jobs, seconds
 
 if TYPE_CHECKING:
@@ -68,8 +69,7 @@ def _run(config: pytest.Config, targets: Sequence["Target"]) -> str:
 
     eras = [t.era for t in targets]
     builtins = all(t.builtin for t in targets)
-    engine = config.getoption("wpdiff_engine")
-    engines = ENGINES if engine == "all" else (engine,)
+    engines = selected(config.getoption("wpdiff_engine"))
     report = Report(command="pytest check " + " ".join(eras if builtins else [t.name for t in targets]), eras=eras)
     missing: List[str] = []
     try:
@@ -82,23 +82,17 @@ def _run(config: pytest.Config, targets: Sequence["Target"]) -> str:
     return rendered
 
 
-def _engines(config: pytest.Config, report: "Report", engines: Sequence[str], eras: List[str],
+def _engines(config: pytest.Config, report: "Report", engines: Sequence[Engine], eras: List[str],
              targets: Sequence["Target"], builtins: bool, missing: List[str]) -> None:
-    from .check import missing_history, run_exhaustive
+    """Run each engine the registry (``wpdiff.diff.engines``) gives, with the session's options."""
+    from .check import missing_history
 
-    for name in engines:
-        if name == "exhaustive":
-            run_exhaustive(report, eras, targets, config.getoption("wpdiff_space"), config.getoption("wpdiff_jobs"))
-        elif name == "hypothesis":
-            from .hypo import run_hypothesis
-
-            run_hypothesis(report, eras, targets, config.getoption("wpdiff_profile"))
-        else:
-            from .symbolic import run_crosshair
-
-            run_crosshair(report, eras, targets, config.getoption("wpdiff_budget"), jobs=config.getoption("wpdiff_jobs"))
+    settings = Settings(space=config.getoption("wpdiff_space"), profile=config.getoption("wpdiff_profile"),
+                        budget=config.getoption("wpdiff_budget"), jobs=config.getoption("wpdiff_jobs"))
+    for engine in engines:
+        engine.run(report, eras, targets, settings, None)
         if builtins:
-            missing += missing_history(report, name, eras, config.getoption("wpdiff_space"))
+            missing += missing_history(report, engine.name, eras, settings=settings)
 
 
 @pytest.fixture

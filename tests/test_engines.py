@@ -94,7 +94,8 @@ def test_one_copy_lemma_per_page_flag_numbering():
     assert sorted(map(sorted, lemmas.values())) == sorted(
         sorted(e for e in ERAS if PAGE_FLAGS[e] is flags) for flags in {PAGE_FLAGS[e] for e in ERAS}
     )
-    assert len(lemmas) == 2  # the v5.10 numbering and the current one
+    # one per numbering (the v5.10 one, 6.7's, the current one ...), named after it: none proved twice
+    assert len(lemmas) == len({PAGE_FLAGS[e].name for e in ERAS}) >= 2
 
 
 @pytest.mark.slow
@@ -153,3 +154,34 @@ def test_a_crosshair_run_far_over_its_budget_is_stopped_without_a_verdict(monkey
     assert code == symbolic.STOPPED and seconds < 30 and time.perf_counter() - start < 30
     assert "stopped after" in out
     assert symbolic._verdict(out, code, "a contract that sleeps") is Verdict.BUDGET
+
+
+# ---------------------------------------------------------------- the registry (issue 10, section 4)
+
+
+def test_both_faces_read_one_registry():
+    from wpdiff.diff import engines, options
+
+    assert options.ENGINES == engines.names() and engines.names()[:3] == ("exhaustive", "hypothesis", "crosshair")
+    assert engines.selected("all") == tuple(engines.ENGINES.values())
+
+
+def test_a_registered_engine_runs_and_is_held_against_history(monkeypatch, capsys):
+    """An engine is one entry: `wpdiff check --engine NAME` runs it, and the
+    history it can see (``Engine.sees``) and did not reproduce fails the run."""
+    from wpdiff.diff import cli, engines
+    from wpdiff.diff.report import EngineRun
+
+    ran = []
+
+    def run(report, era_ids, targets, settings, progress):
+        ran.append((tuple(era_ids), settings.space))
+        report.runs.append(EngineRun("fake", Verdict.CLEAN, 0, 0.0))
+
+    for sees, code in ((lambda f, s: True, 1), (lambda f, s: False, 0)):
+        monkeypatch.setitem(engines.ENGINES, "fake", engines.Engine("fake", "finds nothing", run, (), sees))
+        assert cli.main(["check", "--engine", "fake", "--era", "v5.9"]) == code
+        out = capsys.readouterr().out
+        wanted = sorted(f"history not reproduced: v5.9:{f.invariant} (fake)" for f in FINDINGS if f.era == "v5.9")
+        assert sorted(x for x in out.splitlines() if x.startswith("history not reproduced")) == (wanted if code else [])
+    assert ran == [(("v5.9",), "small")] * 2
