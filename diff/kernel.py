@@ -23,6 +23,7 @@ The era is the one whose span holds the Makefile's release
 (``spec.eras.for_kernel``), unless ``--era`` says otherwise.
 """
 
+import re
 import time
 from dataclasses import dataclass, replace
 from functools import lru_cache
@@ -271,3 +272,32 @@ def check_tree(
         else:
             raise BadInput(f"--engine {engine}: expected exhaustive, hypothesis or all")
     return report, tree
+
+
+# ---- for the other faces: replay and SARIF ------------------------------------------------------
+
+KERNEL_TARGET = "kernel:"
+_DECIDED = re.compile(r"decided at (?P<path>.+?):(?P<line>\d+) \(")
+_ACTED = re.compile(r"then (?P<fn>\w+)\(\) at (?P<path>.+?):(?P<line>\d+)")
+
+
+def replay_target(name: str, era_id: str) -> Target:
+    """The target a saved divergence names ("kernel:SOURCE"), rebuilt from
+    the tree at SOURCE and held to `era_id`: for ``wpdiff replay``."""
+    if not name.startswith(KERNEL_TARGET):
+        raise BadInput(f"{name!r} is not a kernel tree target (expected 'kernel:SOURCE')")
+    return open_tree(name[len(KERNEL_TARGET):], era=era_id).target()
+
+
+def sarif_location(d: Divergence) -> dict:
+    """A SARIF location for a kernel tree's divergence: the user's memory.c
+    and the line that decided, where the report knows it."""
+    location: dict = {"logicalLocations": [{"fullyQualifiedName": d.target, "kind": "function"}]}
+    m = _DECIDED.search(d.explanation) or _ACTED.search(d.explanation)
+    if m:
+        path = m.group("path")
+        if ".tar" in path and ":" in path:  # tarball:member -- the member, relative
+            path = path.split(":", 1)[1]
+        location["physicalLocation"] = {"artifactLocation": {"uri": path},
+                                        "region": {"startLine": int(m.group("line"))}}
+    return location

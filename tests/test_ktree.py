@@ -225,3 +225,24 @@ def test_57_without_swapfile_c_is_refused(tmp_path, capsys):
     (tree / "mm" / "swapfile.c").unlink()
     code, err = _cli(capsys, str(tree))
     assert code == 2 and "reuse_swap_page(), which lives in mm/swapfile.c" in err
+
+
+def test_a_saved_divergence_replays_and_has_a_sarif_line(tmp_path):
+    from wpdiff.diff.kernel import replay_target, sarif_location
+    from wpdiff.diff.report import Report
+
+    tree = tmp_path / "tree"
+    shutil.copytree(os.path.join(MIRRORS, "v5.9"), tree)
+    memory = tree / "mm" / "memory.c"
+    text = memory.read_text()
+    old = "if (PageKsm(page) || page_count(page) != 1)\n"
+    line = text[: text.index(old)].count("\n") + 1
+    memory.write_text(text.replace(old, "if (PageKsm(page) || page_count(page) > 2)\n"))
+    report, _ = check_tree(str(tree), place=False)
+    saved = Report.from_json(report.to_json())
+    d = next(x for x in saved.divergences if x.compared is Compared.FAITHFULNESS)
+    assert replay_target(d.target, d.era).fast(d.word) == (d.fast_path.after, d.fast_path.trace)
+    where = sarif_location(d)["physicalLocation"]
+    assert where["artifactLocation"]["uri"] == str(memory)
+    recheck = text[: text.index("if (PageKsm(page) || page_mapcount(page) != 1")].count("\n") + 1
+    assert where["region"]["startLine"] in (line, recheck)
