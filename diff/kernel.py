@@ -244,16 +244,22 @@ def run_exhaustive(report: Report, tree: Tree, space: str, jobs: int, place: boo
 
 
 def run_hypothesis(report: Report, tree: Tree, profile: str, seed: Optional[int]) -> None:
-    from .hypo import ENGINE as HYPO, run_hypothesis as hypothesis
+    """Hypothesis over the era's states (one C call per example), through
+    the engine ``wpdiff check`` uses; its faithfulness findings get the
+    lines that decided, and are expected only with --base."""
+    from .hypo import run_hypothesis as hypothesis
 
     before = len(report.divergences)
     hypothesis(report, [tree.era], [tree.target()], profile, seed, None)
+    lib = tree.library(tree.era)
     for i in range(before, len(report.divergences)):
         d = report.divergences[i]
         if d.target == tree.name and d.compared is Compared.FAITHFULNESS:
+            _, _, info = lib.run(np.array([d.word], dtype=np.uint64))
+            decided = d.spec.decision.value if d.spec else "?"
             report.divergences[i] = replace(d, expected=tree.base, explanation=(
                 f"the kernel's C ({tree.source.path('mm/memory.c')}) decides {d.fast_path.decision} where the "
-                f"{d.era} model decides {d.spec.decision.value if d.spec else '?'} (Hypothesis, {HYPO})"))
+                f"{d.era} model decides {decided}: {_where(tree, tuple(int(x) for x in info[0]))}"))
 
 
 def check_tree(

@@ -246,3 +246,17 @@ def test_a_saved_divergence_replays_and_has_a_sarif_line(tmp_path):
     assert where["artifactLocation"]["uri"] == str(memory)
     recheck = text[: text.index("if (PageKsm(page) || page_mapcount(page) != 1")].count("\n") + 1
     assert where["region"]["startLine"] in (line, recheck)
+
+
+def test_hypothesis_engine_finds_a_patched_mirror_and_its_line(tmp_path):
+    tree = tmp_path / "tree"
+    shutil.copytree(os.path.join(MIRRORS, "v5.9"), tree)
+    memory = tree / "mm" / "memory.c"
+    text = memory.read_text()
+    old = "if (PageKsm(page) || page_mapcount(page) != 1 || page_count(page) != 1) {"
+    line = text[: text.index(old)].count("\n") + 1
+    memory.write_text(text.replace(old, "if (PageKsm(page) || page_mapcount(page) != 1) {"))
+    memory.write_text(memory.read_text().replace("if (PageKsm(page) || page_count(page) != 1)\n", "if (PageKsm(page))\n"))
+    report, _ = check_tree(str(tree), engines=("hypothesis",), seed=3)
+    found = [d for d in unexpected(report) if d.compared is Compared.FAITHFULNESS]
+    assert found and f"memory.c:{line} (page_mapcount()" in found[0].explanation
