@@ -260,3 +260,17 @@ def test_hypothesis_engine_finds_a_patched_mirror_and_its_line(tmp_path):
     report, _ = check_tree(str(tree), engines=("hypothesis",), seed=3)
     found = [d for d in unexpected(report) if d.compared is Compared.FAITHFULNESS]
     assert found and f"memory.c:{line} (page_mapcount()" in found[0].explanation
+
+
+def test_the_kernels_own_vm_bug_on_is_evaluated_and_named(tmp_path):
+    tree = tmp_path / "tree"
+    shutil.copytree(os.path.join(MIRRORS, "v6.15"), tree)
+    memory = tree / "mm" / "memory.c"
+    text = memory.read_text()
+    bug = "VM_BUG_ON(folio_test_anon(folio) && !PageAnonExclusive(vmf->page));"
+    line = text[: text.index(bug)].count("\n") + 1
+    # forget to mark the page exclusive before reusing it
+    memory.write_text(text.replace("\t\t\tSetPageAnonExclusive(vmf->page);\n", "\t\t\t;\n"))
+    report, _ = check_tree(str(tree), place=False)
+    fired = [d for d in unexpected(report) if "VM_BUG_ON at" in d.explanation]
+    assert fired and f"VM_BUG_ON at {memory}:{line}" in fired[0].explanation
