@@ -229,7 +229,7 @@ def cmd_check(args: argparse.Namespace, argv: Sequence[str]) -> int:
     out.write(render(report, fmt, missing))
     if out.path is not None:  # the console still says how it ended
         print(f"wpdiff: {verdict_line(report, missing)}; {fmt} report written to {args.output}", file=sys.stderr)
-    if report.unexpected() or missing:
+    if report.unexpected() or missing or report.not_as_stated():
         return 1
     if report.unproved():
         return 3

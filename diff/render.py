@@ -13,12 +13,13 @@ from xml.etree import ElementTree as ET
 
 from wpdiff.spec import ERAS, INVARIANTS
 
-from .report import SEARCH_RUN, Compared, Divergence, EngineRun, Report, Verdict
+from .report import SEARCH_RUN, Compared, Divergence, EngineRun, LitmusResult, Report, Verdict
 from .targets import BadInput
 
 FORMATS = ("text", "json", "sarif", "junit", "tap")
 HISTORY_RULE = "history-not-reproduced"  # SARIF: a history finding the check did not reproduce
-BUDGET_NOTIFICATION = "budget-hit"  # SARIF: a run that hit its budget without a verdict
+BUDGET_NOTIFICATION = "budget-hit"
+LITMUS_RULE = "litmus-result"  # SARIF: a litmus test's observation against its Result: line  # SARIF: a run that hit its budget without a verdict
 
 
 def _holders(d: Divergence) -> str:
@@ -133,16 +134,27 @@ def text(report: Report, missing: List[str]) -> str:
         out.append("")
     for m in missing:
         out.append(f"history not reproduced: {m}")
+    for r in report.results:
+        out.append(result_text(r))
+    if report.results:
+        out.append("")
     out.append(verdict_line(report, missing))
     return "\n".join(out) + "\n"
 
 
+def result_text(r: LitmusResult) -> str:
+    tag = "as stated" if r.matches else "NOT AS STATED"
+    return (f"{r.era}: litmus {r.test} ({r.file}:{r.line}) -- {tag}, {r.engine}: {r.observed.value} "
+            f"({r.hits} of {r.executions} executions); Result: {r.stated.value}")
+
+
 def verdict_line(report: Report, missing: List[str]) -> str:
     """The text report's last line: "verdict: nothing unexpected", or what was."""
-    unexpected, unproved = report.unexpected(), report.unproved()
-    verdict = "nothing unexpected" if not unexpected and not missing else (
-        f"{len(unexpected)} unexpected divergence(s)" + (f", {len(missing)} history finding(s) missing" if missing else "")
-    )
+    unexpected, unproved, wrong = report.unexpected(), report.unproved(), report.not_as_stated()
+    verdict = "nothing unexpected" if not unexpected and not missing and not wrong else ", ".join(
+        x for x in (f"{len(unexpected)} unexpected divergence(s)" if unexpected or not wrong else "",
+                    f"{len(missing)} history finding(s) missing" if missing else "",
+                    f"{len(wrong)} litmus result(s) not as stated" if wrong else "") if x)
     if unproved:
         verdict += f"; {len(unproved)} symbolic proof(s) hit the budget without a verdict"
     return f"verdict: {verdict}"
@@ -227,7 +239,9 @@ def sarif(report: Report, missing: List[str]) -> str:
     ] + [{"id": "faithfulness", "shortDescription": {"text": "a fast path decides as its era's reference model"}},
          {"id": "era-vs-era", "shortDescription": {"text": "two eras decide differently"}},
          {"id": HISTORY_RULE,
-          "shortDescription": {"text": "every finding history records (spec/history.py) is reproduced"}}]
+          "shortDescription": {"text": "every finding history records (spec/history.py) is reproduced"}},
+         {"id": LITMUS_RULE,
+          "shortDescription": {"text": "a litmus test's outcome is observed as its Result: line states"}}]
     results = []
     for d in report.divergences:
         results.append({
@@ -247,6 +261,15 @@ def sarif(report: Report, missing: List[str]) -> str:
             "message": {"text": _not_reproduced(entry)},
             "locations": [_era_file("spec/eras", era_id)],
             "properties": {"era": era_id, "invariant": invariant, "engine": engine},
+        })
+    for r in report.results:
+        results.append({
+            "ruleId": LITMUS_RULE,
+            "level": "note" if r.matches else "error",
+            "message": {"text": result_text(r)},
+            "locations": [{"physicalLocation": {"artifactLocation": {"uri": r.file}, "region": {"startLine": r.line}}}],
+            "properties": {"era": r.era, "engine": r.engine, "observed": r.observed.value, "stated": r.stated.value,
+                           "hits": r.hits, "executions": r.executions},
         })
     unproved = report.unproved()
     notifications = [
@@ -318,6 +341,7 @@ class _Case:
     missing: List[str] = field(default_factory=list)
     budget: List[EngineRun] = field(default_factory=list)  # runs deciding it that hit their budget
     runs: List[EngineRun] = field(default_factory=list)  # a run that is a test case of its own
+    results: List[LitmusResult] = field(default_factory=list)  # litmus verdicts: a case per test and era
 
 
 def _run_text(run: EngineRun) -> str:
@@ -332,10 +356,13 @@ def _suites(report: Report, missing: List[str]) -> Tuple[Suites, Dict[str, float
     points), and each engine's seconds."""
     suites: Dict[str, Dict[Tuple[Optional[str], str], _Case]] = {}
     seconds: Dict[str, float] = {}
+    by_results = {r.engine for r in report.results}  # an engine of litmus verdicts: its cases are its results
     for run in report.runs:
         engine = _engine(run.engine)
         cases = suites.setdefault(engine, {})
         seconds[engine] = seconds.get(engine, 0.0) + run.seconds
+        if engine in by_results:
+            continue
         covered = _covers(run, report.eras)
         if covered is None:
             cases.setdefault((None, run.engine.partition(":")[2]), _Case()).runs.append(run)
@@ -349,6 +376,8 @@ def _suites(report: Report, missing: List[str]) -> Tuple[Suites, Dict[str, float
     for entry in missing:
         era_id, invariant, engine = _missing(entry)
         suites.setdefault(engine or "history", {}).setdefault((era_id, invariant), _Case()).missing.append(entry)
+    for r in report.results:
+        suites.setdefault(r.engine, {}).setdefault((r.era, f"litmus {r.test}"), _Case()).results.append(r)
 
     return suites, seconds
 
@@ -365,7 +394,8 @@ def tap(report: Report, missing: List[str]) -> str:
         for (era_id, name), case in cases.items():
             title = f"{engine}: {era_id + ' ' if era_id else ''}{name}"
             unexpected = [d for d in case.found if not d.expected]
-            not_reproduced = [_not_reproduced(m) for m in case.missing]
+            not_reproduced = [_not_reproduced(m) for m in case.missing] + [
+                result_text(r) for r in case.results if not r.matches]
             budget = [_run_text(r) for r in case.budget + case.runs if r.verdict is Verdict.BUDGET]
             n = len(points) + 1
             if unexpected or not_reproduced:
@@ -376,7 +406,8 @@ def tap(report: Report, missing: List[str]) -> str:
             elif budget:
                 line, details = f"ok {n} {title} # SKIP {'; '.join(budget)}", []
             else:
-                line, details = f"ok {n} {title}", [_run_text(r) for r in case.runs]
+                line, details = f"ok {n} {title}", [_run_text(r) for r in case.runs] + [
+                    result_text(r) for r in case.results]
             points.append("\n".join([line] + [f"# {x}" for d in details for x in d.splitlines()]))
     return "\n".join(["TAP version 13", f"1..{len(points)}"] + points) + "\n"
 
@@ -402,7 +433,8 @@ def junit(report: Report, missing: List[str]) -> str:
             tc = ET.SubElement(suite, "testcase", classname=".".join(["wpdiff", engine] + ([era_id] if era_id else [])),
                                name=name)
             unexpected = [d for d in case.found if not d.expected]
-            not_reproduced = [_not_reproduced(m) for m in case.missing]
+            not_reproduced = [_not_reproduced(m) for m in case.missing] + [
+                result_text(r) for r in case.results if not r.matches]
             budget = [_run_text(r) for r in case.budget + case.runs if r.verdict is Verdict.BUDGET]
             if unexpected or not_reproduced:
                 failures += 1
@@ -413,6 +445,7 @@ def junit(report: Report, missing: List[str]) -> str:
                 ET.SubElement(tc, "skipped", message="; ".join(budget))
             out = [divergence_text(d) for d in case.found if d.expected]
             out += [_run_text(r) for r in case.runs if r.verdict is not Verdict.BUDGET]
+            out += [result_text(r) for r in case.results if r.matches]
             if out:
                 ET.SubElement(tc, "system-out").text = "\n\n".join(out)
         suite.set("tests", str(len(cases)))

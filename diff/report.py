@@ -11,7 +11,10 @@ the README's "Reports" section says what the fields hold.
 
 Schema version 2 writes every packed word as a hex string (``"0x1f"``): a
 JSON integer above 2**53 -- most words -- is rounded by jq 1.6 and
-JavaScript, and a rounded word replayed as a different state.  Replay reads
+JavaScript, and a rounded word replayed as a different state.  It also
+holds ``results``: what is not one fault (a :class:`LitmusResult`, a
+litmus test's verdict on one era), each a typed record of its own rather
+than a Divergence stretched to fit; every format renders them.  Replay reads
 a report strictly, from these dataclasses' fields (``wpdiff.diff.schema``).
 """
 
@@ -92,6 +95,37 @@ class EngineRun(DataClassJsonMixin):
     note: str = ""
 
 
+class Observation(str, Enum):
+    """How often a litmus test's outcome is reached: herd's Never / Sometimes / Always."""
+
+    NEVER = "never"
+    SOMETIMES = "sometimes"
+    ALWAYS = "always"
+
+
+@dataclass(frozen=True)
+class LitmusResult(DataClassJsonMixin):
+    """A result that is not one fault: a COW litmus test's verdict on one
+    era -- every interleaving of its program explored (engine "litmus"), or
+    its runs on the live kernel ("live") -- against the ``Result:`` the file
+    states.  A report holds them in ``results``, beside the divergences."""
+
+    file: str
+    line: int  # the line of its `exists` clause
+    test: str
+    era: str
+    engine: str
+    observed: Observation
+    hits: int  # executions that reach the outcome ...
+    executions: int  # ... of all those explored (or run)
+    stated: Observation  # what the file's Result: says
+    matches: bool
+
+    @property
+    def key(self) -> str:
+        return f"{self.era}:litmus:{self.test}"
+
+
 SEARCH_RUN = "crosshair:soundness:"  # the engine name of a CrossHair soundness search's run, before the era
 
 
@@ -103,10 +137,15 @@ class Report(DataClassJsonMixin):
     # era -> invariant -> number of admitted states that break it, per engine
     table: Dict[str, Dict[str, Dict[str, int]]] = field(default_factory=dict)
     divergences: List[Divergence] = field(default_factory=list)
+    results: List[LitmusResult] = field(default_factory=list)  # what is not one fault: litmus verdicts per era
     schema_version: int = SCHEMA_VERSION
 
     def unexpected(self) -> List[Divergence]:
         return [d for d in self.divergences if not d.expected]
+
+    def not_as_stated(self) -> List[LitmusResult]:
+        """The litmus results whose observation is not the file's Result:."""
+        return [r for r in self.results if not r.matches]
 
     def unproved(self) -> List[EngineRun]:
         """The symbolic proofs that hit their budget without a verdict.  A

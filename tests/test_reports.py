@@ -476,3 +476,52 @@ def test_a_fast_path_that_fails_on_the_saved_word_exits_2(tmp_path, capsys, monk
     if "raised" in message:  # the user's own line that raised (issue 14, item 6)
         assert re.search(r"saved in the report \(at (tests/)?userpaths/__init__\.py:\d+\); ", err) or \
             f"(at {TESTS}/userpaths/__init__.py:" in err, err
+
+
+# ---------------------------------------------------------------- results that are not one fault
+
+
+def litmus_report() -> Report:
+    from wpdiff.diff.report import LitmusResult, Observation
+
+    results = [LitmusResult("litmus/pin.litmus", 12, "pin-then-fork", "v5.9", "litmus", Observation.SOMETIMES, 3, 8,
+                            Observation.SOMETIMES, True),
+               LitmusResult("litmus/pin.litmus", 12, "pin-then-fork", "v6.15", "litmus", Observation.SOMETIMES, 3, 8,
+                            Observation.NEVER, False)]
+    return Report("litmus", ["v5.9", "v6.15"], runs=[EngineRun("litmus", Verdict.DIVERGENCE, 16, 0.5)],
+                  results=results)
+
+
+def test_litmus_results_render_in_every_format_without_a_divergence():
+    from wpdiff.diff.render import render, tap, text
+
+    report = litmus_report()
+    assert report.divergences == [] and len(report.not_as_stated()) == 1
+    out = text(report, [])
+    assert "v6.15: litmus pin-then-fork (litmus/pin.litmus:12) -- NOT AS STATED, litmus: sometimes (3 of 8 " \
+           "executions); Result: never" in out
+    assert "v5.9: litmus pin-then-fork (litmus/pin.litmus:12) -- as stated" in out
+    assert out.endswith("verdict: 1 litmus result(s) not as stated\n")
+    doc = json.loads(sarif(report, []))
+    check_sarif(doc)
+    found = [r for r in doc["runs"][0]["results"] if r["ruleId"] == "litmus-result"]
+    assert [(r["level"], r["locations"][0]["physicalLocation"]["region"]["startLine"]) for r in found] == [
+        ("note", 12), ("error", 12)]
+    suite = suites(junit(report, []))["litmus"]
+    assert suite.get("failures") == "1"
+    assert case(suite, "wpdiff.litmus.v6.15", "litmus pin-then-fork").find("failure") is not None
+    assert case(suite, "wpdiff.litmus.v5.9", "litmus pin-then-fork").find("failure") is None
+    points = [x for x in tap(report, []).splitlines() if x.startswith(("ok", "not ok"))]
+    assert points == ["ok 1 litmus: v5.9 litmus pin-then-fork", "not ok 2 litmus: v6.15 litmus pin-then-fork"]
+    assert json.loads(render(report, "json", []))["results"][1]["stated"] == "never"
+
+
+def test_a_report_with_results_is_read_strictly(tmp_path, capsys):
+    data = json.loads(litmus_report().to_json())
+    path = tmp_path / "litmus.json"
+    path.write_text(json.dumps(data))
+    assert replay(path, capsys)[0] == 0  # nothing to replay: results are not faults
+    del data["results"][1]["line"]
+    path.write_text(json.dumps(data))
+    code, out, err = replay(path, capsys)
+    assert code == 2 and "results[1].line: missing; a LitmusResult has file, line, test" in err, err
