@@ -127,8 +127,9 @@ def run_exhaustive(
 ) -> None:
     start = time.perf_counter()
     need = sorted(set(era_ids) | {t.era for t in targets}, key=list(ERAS).index)
-    sweep = exhaustive.sweep(need, space, jobs, (lambda i, n: progress("exhaustive", i, n)) if progress else None)
     states = exhaustive.space(space)
+    what = f"exhaustive: the models of {len(need)} era(s) over {len(states):,} states ({space}), part"
+    sweep = exhaustive.sweep(need, space, jobs, (lambda i, n: progress(what, i, n)) if progress else None)
     table: Dict[str, Dict[str, int]] = {}
     for era_id in era_ids:
         era = sweep.eras[era_id]

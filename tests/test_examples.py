@@ -30,6 +30,7 @@ def clean_clone_files() -> list:
     return run.stdout.split()
 
 
+@pytest.mark.slow  # four checks, about 35 s
 def test_the_worked_example_runs_as_the_readme_shows(tmp_path):
     lines = readme_lines()
     copy, commands = lines[0], lines[1:]
