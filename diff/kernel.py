@@ -215,11 +215,24 @@ def placement(tree: Tree, sweep: exhaustive.Sweep) -> List[Tuple[str, int, int]]
     return sorted(rows, key=lambda r: (r[2], r[0] != tree.era, order.index(r[0])))
 
 
+_SWEEPS: Dict[Tuple[Tuple[str, ...], str], exhaustive.Sweep] = {}
+
+
+def _sweep(eras: Sequence[str], space: str, jobs: int) -> exhaustive.Sweep:
+    """The models over the space, once per process (a test session checks several trees)."""
+    key = (tuple(eras), space)
+    if key not in _SWEEPS:
+        while len(_SWEEPS) >= 6:  # a few: a visible sweep of every era is large
+            _SWEEPS.pop(next(iter(_SWEEPS)))
+        _SWEEPS[key] = exhaustive.sweep(list(eras), space, jobs)
+    return _SWEEPS[key]
+
+
 def run_exhaustive(report: Report, tree: Tree, space: str, jobs: int, place: bool = True) -> str:
     """The exhaustive comparison; returns the placement line."""
     start = time.perf_counter()
     eras = list(ERAS) if place else [tree.era]
-    sweep = exhaustive.sweep(eras, space, jobs)
+    sweep = _sweep(eras, space, jobs)
     states = exhaustive.space(space)
     era = sweep.eras[tree.era]
     found, counts = faithfulness(tree, era, states)
