@@ -19,6 +19,7 @@ import traceback
 from typing import List, Optional, Sequence
 
 from wpdiff.spec import ERAS, INVARIANTS, UnknownEra
+from wpdiff.spec.eras import resolve
 from wpdiff.spec.history import FINDINGS
 
 from .check import missing_history
@@ -158,29 +159,22 @@ def _progress(engine: str, done: int, total: int, what: str = "") -> None:
         sys.stderr.flush()
 
 
-def _eras(requested: Optional[List[str]]) -> List[str]:
+def _eras(requested: Optional[List[str]], option: str = "--era") -> List[str]:
     """The era ids asked for: an id, an alias (v6.10) or a release the
-    era's span holds (6.1, v5.10), in release order."""
+    era's span holds (6.1, v5.10), in release order; how a name that is not
+    an id was read goes to the console."""
     if not requested:
         return list(ERAS)
     ids = []
-    for e in requested:
+    for name in requested:
         try:
-            ids.append(_resolve(e))
-        except (UnknownEra, ValueError) as why:
-            raise BadInput(f"--era {e}: {why}") from None
+            era, note = resolve(name)
+        except UnknownEra as why:
+            raise BadInput(f"{option} {name}: {why}") from None
+        if note:
+            print(f"wpdiff: {option} {note}", file=sys.stderr)
+        ids.append(era.id)
     return [e for e in ERAS if e in ids]
-
-
-def _resolve(name: str) -> str:
-    if name in ERAS:
-        return name
-    from wpdiff.spec import eras
-
-    resolve = getattr(eras, "era", None)
-    if resolve is None:
-        raise UnknownEra(f"unknown era {name!r}; expected one of {', '.join(ERAS)}")
-    return resolve(name).id
 
 
 def _emit(text: str, output: Optional[str]) -> None:
@@ -212,8 +206,8 @@ def cmd_check(args: argparse.Namespace, argv: Sequence[str]) -> int:
             raise BadInput("--fastpath needs --base ERA: the era your fast path changes")
         if args.era:
             raise BadInput("--era is for the built-in eras; with --fastpath, --base names the era checked")
-        targets = [load(args.fastpath, args.base)]
-        era_ids = [args.base]
+        targets = [load(args.fastpath, _eras([args.base], "--base")[0])]
+        era_ids = [targets[0].era]
     else:
         if args.base:
             raise BadInput("--base is for --fastpath")
@@ -239,9 +233,7 @@ def cmd_check(args: argparse.Namespace, argv: Sequence[str]) -> int:
 def cmd_compare(args: argparse.Namespace) -> int:
     from .compare import compare
 
-    for e in (args.a, args.b):
-        if e not in ERAS:
-            raise BadInput(f"unknown era {e!r}; expected one of {', '.join(ERAS)}")
+    args.a, args.b = _eras([args.a], "ERA_A")[0], _eras([args.b], "ERA_B")[0]
     fmt = infer_format(args.output, args.format)
     out = destination(args.output)
     classes = compare(args.a, args.b, args.space)

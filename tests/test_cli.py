@@ -73,7 +73,7 @@ def test_check_prints_the_table_and_nothing_unexpected():
             for engine in ("exhaustive", "hypothesis")
         ),
         (["check", "--fastpath", "userpaths:same_as_v6_15"], "needs --base ERA"),
-        (["check", "--fastpath", "userpaths:same_as_v6_15", "--base", "v9"], "--base: unknown era 'v9'"),
+        (["check", "--fastpath", "userpaths:same_as_v6_15", "--base", "v9"], "--base v9: unknown era 'v9'"),
         (["compare", "v5.9", "v7"], "unknown era 'v7'"),
         (["check", "--era", "v6.15", "-o", "/nonexistent/dir/report.txt"], "no directory /nonexistent/dir"),
         (["compare", "v5.9", "v5.18", "-o", str(ROOT)], "is a directory; expected a file name"),
