@@ -252,3 +252,54 @@ def mark_informational(report: Report) -> None:
 def budget_fails(report: Report) -> bool:
     """Whether the report's budget hits make the check exit 3."""
     return any(r.verdict is Verdict.BUDGET for r in unproved(report))
+
+
+# ---- one state at a time: the search the Hypothesis engine runs for a change ----
+
+
+class _Regressed(Exception):
+    def __init__(self, judgement: Judgement) -> None:
+        super().__init__(str(judgement.regressions[0]))
+        self.judgement = judgement
+
+
+def hunt(target: Target, profile: str = "dev", seed: Optional[int] = None, shrink: bool = False) -> Optional[Judgement]:
+    """A Hypothesis search, with `profile`'s budget, for a state on which
+    the change `target` breaks a guarantee its base era keeps there; the
+    first such state's judgement (shrunk with `shrink`), or None.  This is
+    the Hypothesis engine's property for a user's fast path under the
+    state-by-state rule (hypo.search's, with :func:`regressions` in place
+    of every violation); no example database, so `seed` alone decides."""
+    from hypothesis import Phase, Verbosity, given, seed as seeded, settings, target as aim
+
+    from wpdiff.impl.concretize import concretize, concretize_outcome
+    from wpdiff.spec.strategies import fault_states
+
+    from . import hypo  # noqa: F401 -- registers the wpdiff-* profiles
+
+    era = ERAS[target.era]
+    invariants = exhaustive.applicable(target.era)
+    phases = tuple(Phase) if shrink else (Phase.explicit, Phase.generate, Phase.target)
+
+    @settings(settings.get_profile(f"wpdiff-{profile}"), database=None, phases=phases, report_multiple_bugs=False,
+              verbosity=Verbosity.quiet)
+    @given(fault_states(era))
+    def prop(state: FaultState) -> None:
+        got = call(target, concretize(era.id, state))
+        outcome = era(state)
+        same = got == concretize_outcome(era.id, state, outcome)
+        # regressions live where the change decides differently: steer there
+        aim(0.0 if same else 1.0, label="differs from the base")
+        if same:
+            return  # the base's own result: judged alike
+        j = judge(era.id, state, got, invariants, outcome)
+        if j.regressions:
+            raise _Regressed(j)
+
+    if seed is not None:
+        prop = seeded(seed)(prop)
+    try:
+        prop()
+    except _Regressed as e:
+        return e.judgement
+    return None

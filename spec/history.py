@@ -7,13 +7,19 @@ smallest state (fewest holders, then fewest flags) on which it happens.
 ``wpdiff check`` reports a finding listed here as expected, anything else
 as a divergence.
 
+Some guarantees no era breaks: ``KEPT`` says, for each, how every era
+keeps it.  They are there to hold changes to: a fast path or a kernel
+patch that breaks one is caught against any base era (issue 15's five
+rules a reviewer checks, and the rest of the catalogue no era breaks).
+Every invariant is in exactly one of the two tables (tests/test_history.py).
+
 >>> from wpdiff.spec.history import FINDINGS, expected
 >>> expected("v5.9-rc4", "unlock-before-ptl"), expected("v5.9", "unlock-before-ptl")
 (True, False)
 """
 
 from dataclasses import dataclass
-from typing import Tuple
+from typing import Dict, Tuple
 
 from .eras import ORDER
 from .state import FaultState, Page, PageKind, UffdWp, Vma, get, lru_batch, mapping, pin, swap_cache
@@ -101,3 +107,24 @@ FINDINGS: Tuple[Finding, ...] = (
 def expected(era_id: str, invariant_id: str) -> bool:
     """Whether history says `era_id` breaks `invariant_id`."""
     return any(f.era == era_id and f.invariant == invariant_id for f in FINDINGS)
+
+
+# How every era keeps each guarantee that none breaks.
+KEPT: Dict[str, str] = {
+    "unshare-read-only": "every unshare fault (5.19 on) reuses read-only, copies read-only or does nothing",
+    "exclusive-consistent": "PG_anon_exclusive is set only on a page the count or the flag proved exclusive",
+    "lock-balance": "every path releases the PTL once and the page lock it took",
+    "refs-conserved": "every get_page() has its put_page(); a copy moves one mapping and one reference",
+    "write-needs-vm-write": "maybe_mkwrite(): a FOLL_FORCE write gets a dirty, read-only PTE",
+    "writable-anon-is-exclusive": "from 5.19 a reused page is exclusive, a copy is born exclusive",
+    "private-write-copies": "wp_page_shared() and wp_pfn_shared() are taken only when vma_shared(); in a COW "
+                            "mapping anything but an anonymous page is copied",
+    "uffd-wp-reported-first": "the uffd-wp check opens do_wp_page() in every era, before the page is looked at; "
+                              "from 6.7 async mode clears the bit instead",
+    "called-with-locks": "the swap cache is freed and the anon_vma moved only after a successful trylock_page() "
+                         "(or lock_page() in 5.7); the PTE and PG_anon_exclusive change before pte_unmap_unlock()",
+    "no-stale-pte": "5.7's sleeping path rechecks pte_same() and retries; from 5.9 the handler never sleeps "
+                    "before deciding",
+    "ksm-never-written": "5.7 reuses a KSM page only after page_move_anon_rmap() made it anonymous; from 5.9 it "
+                         "copies every KSM page",
+}

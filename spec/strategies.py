@@ -7,6 +7,19 @@ draws already follow the era's features (no unshare fault before 5.19, no
 PG_anon_exclusive, no async uffd-wp before 6.7) and the rest is filtered
 with the era's reachability rules.
 
+Half of the draws are general (:func:`pages`: any kind, any holders); the
+other half are *focused* (:func:`focused_pages`): the combinations the
+invariants weigh, each drawn often where a general draw meets it perhaps
+once in a few hundred -- an order-0 page the faulting mm alone maps, with
+the swap cache (and other mms' swap PTEs naming it), an LRU batch and at
+most one GUP reference; a large folio mapped two or more times by the
+faulting mm with one other holder; a file page or the zero page in a
+private mapping; a KSM page mapped once.  The focused fronts write to a
+uffd-wp PTE, unshare and FOLL_FORCE more often.  The Hypothesis engine's
+default budget catches a broken fast path in every run only with these
+(issue 15: one to three of 23 missed per run before; bench/power.py
+measures it).
+
 >>> from hypothesis import given, settings
 >>> from wpdiff.spec import ERAS
 >>> from wpdiff.spec.strategies import fault_states
@@ -75,8 +88,9 @@ def _subpage(nr_pages: int) -> st.SearchStrategy:
 
 
 @lru_cache(maxsize=None)
-def _modes(asynchronous: bool) -> st.SearchStrategy:
-    return st.sampled_from([UffdWp.OFF, UffdWp.OFF, UffdWp.SYNC] + ([UffdWp.ASYNC] if asynchronous else []))
+def _modes(asynchronous: bool, focused: bool = False) -> st.SearchStrategy:
+    modes = [UffdWp.OFF] * (1 if focused else 2) + [UffdWp.SYNC] + ([UffdWp.ASYNC] if asynchronous else [])
+    return st.sampled_from(modes)
 
 
 def _has(era: Optional[Era], feature: str) -> bool:
@@ -142,18 +156,117 @@ def pages(draw, era: Optional[Era] = None, other_mms: int = 3, max_gup: int = 3)
 
 
 @st.composite
-def fault_states(draw, era: Optional[Era] = None, other_mms: int = 3, max_gup: int = 3) -> FaultState:
-    """A well-formed fault state; admitted by `era` if one is given."""
-    page = draw(pages(era, other_mms, max_gup))
-    private_only = page.anon
-    shared = not private_only and draw(sometimes)
+def exclusive_pages(draw, era: Optional[Era] = None) -> Page:
+    """An order-0 anonymous page that only the faulting mm maps, with what
+    the reuse rules weigh: the swap cache and other mms' swap PTEs naming
+    it, an LRU batch or isolation, at most one GUP reference (the faulting
+    mm's or another's, taken while shared or not), the page lock held by
+    another, writeback, PG_anon_exclusive."""
+    holders: List[Holder] = [mapping(SELF)]
+    swapcache = draw(booleans)
+    if swapcache:
+        holders.append(swap_cache())
+        if draw(sometimes):
+            holders += [swap_pte(mm) for mm in sorted(set(draw(some((1, 2), 2)))) or [1]]
+    holders += draw(_EXCLUSIVE_PLACES)
+    gup = draw(_no_gup_mostly)
+    holders += gup
+    pinned = any(h.kind.value == "pin" for h in gup)
+    try:
+        return Page(
+            holders=tuple(holders),
+            anon_exclusive=_has(era, "anon-exclusive") and (pinned or draw(sometimes)),
+            locked=draw(sometimes),
+            writeback=swapcache and draw(sometimes),
+            dirty=draw(booleans),
+        )
+    except StateError:
+        assume(False)
+        raise
+
+
+_one_gup = st.one_of(st.just([]), st.lists(gup_references([SELF, 1]), min_size=1, max_size=1))
+_no_gup_mostly = st.one_of(st.just([]), st.just([]), st.lists(gup_references([SELF, 1]), min_size=1, max_size=1))
+# this CPU's batch half of the time: with the swap cache, the three references an exclusive page may have
+_EXCLUSIVE_PLACES = st.sampled_from([[], [lru_batch()], [], [lru_batch()], [lru_batch(remote=True)], [isolation()]])
+_OWN_SUBPAGES = st.sampled_from([(0, 1), (0, 1, 2, 3), (0, 2), (0, 1, 2), (0,)])
+_LARGE_EXTRA = st.sampled_from(
+    [(), (get(1, taken_while_shared=True),), (get(1),), (get(SELF),), (pin(SELF, longterm=True),),
+     (mapping(1, 0),), (mapping(1, 3),), (swap_cache(),), (lru_batch(),), (lru_batch(remote=True),), (isolation(),)]
+)
+
+
+@st.composite
+def large_pages(draw, era: Optional[Era] = None) -> Page:
+    """A 4-page folio the faulting mm maps one or more pages of, with at
+    most one other holder: another mm's GET or mapping, our own GET or pin,
+    the swap cache, an LRU batch."""
+    holders = [mapping(SELF, i) for i in draw(_OWN_SUBPAGES)] + list(draw(_LARGE_EXTRA))
+    if draw(sometimes):
+        holders.append(swap_cache())  # the swap cache beside the other holder: freed, or not, under the lock
+    foreign_map = any(h.kind.value == "mapping" and h.owner != SELF for h in holders)
+    pinned = any(h.kind.value == "pin" for h in holders)
+    try:
+        return Page(
+            holders=tuple(holders),
+            nr_pages=4,
+            anon_exclusive=_has(era, "anon-exclusive") and (pinned or draw(sometimes)),
+            locked=draw(sometimes),
+            writeback=swap_cache() in holders and draw(sometimes),
+            maybe_mapped_shared=foreign_map or draw(sometimes),
+        )
+    except StateError:
+        assume(False)
+        raise
+
+
+@st.composite
+def other_pages(draw, era: Optional[Era] = None) -> Page:
+    """A file page (maybe mapped by another mm too, maybe with a GUP
+    reference), the zero page, or a KSM page mapped once (with its stable
+    node or a stale one, maybe in the swap cache)."""
+    kind = draw(_OTHER_KINDS)
+    if kind is PageKind.ZERO:
+        return Page(kind=kind)
+    holders: List[Holder] = [mapping(SELF)]
+    if kind is PageKind.FILE:
+        holders += [page_cache()] + ([mapping(1)] if draw(sometimes) else []) + draw(_one_gup)
+    else:
+        holders += ([ksm_stable_node()] if draw(booleans) else []) + ([swap_cache()] if draw(sometimes) else [])
+        holders += draw(_PLACES)
+    try:
+        return Page(kind=kind, holders=tuple(holders), locked=draw(sometimes), dirty=draw(booleans),
+                    checked=kind is PageKind.FILE and draw(sometimes))
+    except StateError:
+        assume(False)
+        raise
+
+
+_OTHER_KINDS = st.sampled_from([PageKind.FILE, PageKind.FILE, PageKind.ZERO, PageKind.KSM])
+
+
+@lru_cache(maxsize=None)
+def _focused_kinds(era: Optional[Era]) -> st.SearchStrategy:
+    return st.one_of(exclusive_pages(era), exclusive_pages(era), large_pages(era), other_pages(era))
+
+
+def focused_pages(era: Optional[Era] = None) -> st.SearchStrategy:
+    """The pages the invariants weigh, each family drawn often (see the module's story)."""
+    return _focused_kinds(era)
+
+
+@st.composite
+def _fault_state(draw, era: Optional[Era], other_mms: int, max_gup: int, focused: bool) -> FaultState:
+    page = draw(focused_pages(era) if focused else pages(era, other_mms, max_gup))
+    shared = not page.anon and draw(sometimes)
     unshare = not shared and _has(era, "unshare") and draw(sometimes)
-    mode = draw(_modes(_has(era, "uffd-wp-async")))
+    mode = draw(_modes(_has(era, "uffd-wp-async"), focused))
+    uffd_bit = mode is not UffdWp.OFF and draw(_mostly if focused else sometimes)
     try:
         state = FaultState(
             page=page,
             vma=Vma(write=shared or not draw(sometimes), shared=shared, uffd_wp=mode),
-            pte=Pte(dirty=draw(booleans), young=draw(booleans), uffd_wp=mode is not UffdWp.OFF and draw(booleans)),
+            pte=Pte(dirty=draw(booleans), young=draw(booleans), uffd_wp=uffd_bit),
             fault=FaultKind.UNSHARE if unshare else FaultKind.WRITE,
             tlb_flush_pending=draw(sometimes),
             pte_changes_while_sleeping=page.locked and draw(sometimes),
@@ -164,3 +277,13 @@ def fault_states(draw, era: Optional[Era] = None, other_mms: int = 3, max_gup: i
     if era is not None:
         assume(era.admits(state))
     return state
+
+
+_mostly = st.sampled_from([True, True, False])
+
+
+@st.composite
+def fault_states(draw, era: Optional[Era] = None, other_mms: int = 3, max_gup: int = 3) -> FaultState:
+    """A well-formed fault state; admitted by `era` if one is given.  Half
+    general draws, half focused ones (see the module's story)."""
+    return draw(_fault_state(era, other_mms, max_gup, draw(booleans)))

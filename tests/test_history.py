@@ -55,3 +55,21 @@ def test_messages_name_the_values():
     [v] = violations(ERAS["v5.9"], OWN_LONGTERM_PIN)
     assert "refcount 1025, mapcount 1" in v.message
     assert "pin(mm0, rw, longterm)" in v.message
+
+
+def test_every_invariant_is_broken_by_history_or_kept_by_every_era(full_sweep):
+    from wpdiff.spec import INVARIANTS
+    from wpdiff.spec.history import KEPT
+
+    broken = {f.invariant for f in FINDINGS}
+    assert broken.isdisjoint(KEPT)
+    assert broken | set(KEPT) == set(INVARIANTS)
+    for era_id, result in full_sweep.eras.items():  # the exhaustive engine shows it
+        assert set(result.findings).isdisjoint(KEPT), era_id
+
+
+def test_the_five_guarantees_of_issue_15_are_kept_by_every_era():
+    from wpdiff.spec.history import KEPT
+
+    assert {"private-write-copies", "uffd-wp-reported-first", "called-with-locks", "no-stale-pte",
+            "ksm-never-written"} <= set(KEPT)
