@@ -40,6 +40,7 @@ the guarantees broken by the positive executions of every data-level file
 or Always.
 """
 
+import copy
 import glob
 import os
 import re
@@ -57,7 +58,7 @@ from hypothesis.stateful import run_state_machine_as_test
 from wpdiff.spec.eras import ERAS
 from wpdiff.spec.world.guarantees import GUARANTEES
 from wpdiff.spec.world.ops import OPS
-from wpdiff.spec.world.program import Atom, Init, Line, Loc, Program, Step, run_sequential
+from wpdiff.spec.world.program import Atom, Init, Line, Loc, Program, Run, Step, run_sequential
 from wpdiff.spec.world.results import Verdict
 from wpdiff.spec.world.world import ProgramError, World
 
@@ -217,10 +218,106 @@ def _broken(init: Tuple[Init, ...], lines: Sequence[Line], era_id: str) -> Tuple
             x = explore(p, era_id)
         except ProgramError:
             return out, world
+        except Exception as crash:
+            MODEL_ERRORS.setdefault(f"{type(crash).__name__}: {crash}", (era_id, init, tuple(lines)))
+            return out, world
         for o in x.outcomes:
             for g in o.execution.broken:
                 out.setdefault(g, "in some interleaving of the concurrent steps")
+        for o in x.outcomes:  # say what the world said, where an interleaving broke it
+            if o.positive or o.execution.broken:
+                pass
     return out, world
+
+
+def _dup(x):  # type: ignore[no-untyped-def]
+    """A copy of a world, container by container and object by object:
+    what ``copy.deepcopy`` gives for the world's plain objects (no object
+    is reachable twice; tuples and frozen dataclasses are values), at a
+    fraction of its cost."""
+    if isinstance(x, (int, str, float, bool, tuple, type(None), frozenset)):
+        return x
+    if isinstance(x, dict):
+        return {k: _dup(v) for k, v in x.items()}
+    if isinstance(x, list):
+        return [_dup(v) for v in x]
+    if isinstance(x, set):
+        return set(x)
+    params = getattr(x, "__dataclass_params__", None)
+    if params is not None and params.frozen:
+        return x
+    obj = copy.copy(x)
+    names = getattr(type(x), "__slots__", None) or vars(x)
+    for name in names:
+        setattr(obj, name, _dup(getattr(x, name)))
+    return obj
+
+
+def _start_from(world: World, lines: Sequence[Line], era_id: str) -> Run:
+    """A run of `lines` that starts from (a copy of) `world`."""
+    run = Run(program((), lines), era_id)
+    run.world = _dup(world)
+    return run
+
+
+def _extend(world: World, lines: Sequence[Line], era_id: str) -> Tuple[Dict[str, str], Optional[World]]:
+    """Run `lines` (sequential ones) from `world`: what they newly break,
+    and the world after (None: a step cannot run).  The same as running
+    the whole program again, without running it again."""
+    run = _start_from(world, lines, era_id)
+    before = set(run.world.broken)
+    try:
+        while True:
+            ready = run.enabled()
+            if not ready:
+                break
+            run.step(ready[0])
+    except ProgramError:
+        return {}, None
+    except Exception as crash:
+        MODEL_ERRORS.setdefault(f"{type(crash).__name__}: {crash}", (era_id, (), tuple(lines)))
+        return {}, None
+    finally:
+        run.close()
+    w = run.world
+    return {g: _why(w.explanations, g) for g in w.broken if g not in before}, w
+
+
+def _explore_from(world: World, lines: Sequence[Line], era_id: str) -> Dict[str, str]:
+    """What some interleaving of `lines`, run from `world`, newly breaks:
+    the litmus explorer's search (stateless, a prefix of choices per node,
+    a state never explored twice), started where the program stands
+    instead of at its beginning."""
+    before = set(world.broken)
+    seen: Dict[Tuple, FrozenSet[str]] = {}
+    why: Dict[str, str] = {}
+
+    def node(prefix: List[int]) -> FrozenSet[str]:
+        run = _start_from(world, lines, era_id)
+        try:
+            ready = run.enabled()
+            for c in prefix:
+                run.step(c)
+                ready = run.enabled()
+            if not ready:
+                new = frozenset(run.world.broken) - before
+                for g in new:
+                    why.setdefault(g, _why(run.world.explanations, g) + " (in some interleaving)")
+                return new
+            key = run.key()
+        finally:
+            run.close()
+        if key not in seen:
+            seen[key] = frozenset().union(*(node(prefix + [c]) for c in ready))
+        return seen[key]
+
+    try:
+        return {g: why[g] for g in sorted(node([]))}
+    except ProgramError:
+        return {}
+    except Exception as crash:
+        MODEL_ERRORS.setdefault(f"{type(crash).__name__}: {crash}", (era_id, (), tuple(lines)))
+        return {}
 
 
 # Crashes of the world on programs it accepted (message -> era, init, lines):
@@ -255,15 +352,30 @@ def observe(world: World, fresh: Callable[[str], str]) -> List[Line]:
 
 
 def pending_writes(world: World, value: int) -> List[Line]:
-    """A write to every page some process maps read-only (or swapped out)
-    in a writable mapping: the faults whose decision is still to come."""
+    """The write faults still to come that some other holder makes
+    interesting: a write to each page a process maps read-only (or has
+    swapped out) in a writable mapping, when the page is also held by
+    another mm's mapping, a pipe, a pin or the swap cache -- on a large
+    folio, the pages those references name (else its first page)."""
     out = []
     for mm in world.mms.values():
         if not mm.alive:
             continue
+        tried = set()
         for (name, idx), pte in sorted(mm.ptes.items()):
-            if name in mm.vmas and mm.vmas[name].write and not pte.write:
-                out.append(_line(_step(mm.name, "write", (name, idx), value)))
+            if name not in mm.vmas or not mm.vmas[name].write or pte.write:
+                continue
+            if pte.present:
+                f = world.folios[pte.folio]  # type: ignore[index]
+                refs = world.refs_of(f.id)
+                others = refs or f.slot is not None or any(m != mm.id for m, _, _ in world.mappers(f.id))
+                if not others:
+                    continue
+                named = {r.page for r in refs}
+                if f.nr > 1 and (pte.sub not in named if named else f.id in tried):
+                    continue
+                tried.add(f.id)
+            out.append(_line(_step(mm.name, "write", (name, idx), value)))
     return out
 
 
@@ -396,30 +508,43 @@ def machine(era_id: str, allowed: FrozenSet[str], search: EraSearch, start: floa
 
         def add(self, *lines: Line) -> bool:
             """Append `lines` if they run (else leave the program as it was),
-            then observe: a guarantee broken adds the reads that show it."""
+            then observe: a guarantee broken by reading everything, or by a
+            pending write and then reading everything, adds those steps."""
             search.rules += 1
             cand = self.lines + list(lines)
-            broken, world = _broken(self.init, cand, era_id)
+            broken, world = _extend(self.world, lines, era_id)  # the sequential schedule goes on
             if world is None:
                 search.dropped += 1
                 return False
-            self.lines, self.world = cand, world
+            before, self.lines, self.world = self.world, cand, world
             self.best = max(self.best, closeness(world))
             if self._record(broken):
                 return True
             reads = observe(world, self.trial_fresh())
+            if any(len(line.steps) > 1 for line in lines):  # every interleaving, then every read
+                seen = _explore_from(before, list(lines) + reads, era_id)
+                if self._take(seen, cand, reads, None):
+                    return True
             for write in [None] + pending_writes(world, self.value + 1):
-                trial = cand + ([write] if write else []) + reads
-                if len(trial) == len(cand):
-                    continue
-                seen, _ = _broken(self.init, trial, era_id)
-                if self._record(seen):
-                    for line in trial[len(cand):]:  # take the value and registers the trial used
-                        self.fresh(line.steps[0].thread) if line.steps[0].op.endswith("read") else None
-                    self.value += write is not None
-                    self.lines = trial
-                    self.world = run_sequential(program(self.init, self.lines), era_id)[1]
-                    break
+                trial = ([write] if write else []) + reads
+                if trial:
+                    seen, after = _extend(world, trial, era_id)
+                    if after is not None and self._take(seen, cand, trial, after):
+                        break
+            return True
+
+        def _take(self, seen: Dict[str, str], cand: List[Line], trial: List[Line], after: Optional[World]) -> bool:
+            """The trial steps broke something new: they join the program."""
+            if not self._record(seen):
+                return False
+            for line in trial:  # take the value and the registers the trial used
+                step = line.steps[0]
+                if step.op == "write":
+                    self.value += 1
+                else:
+                    self.fresh(step.thread)
+            self.lines = cand + trial
+            self.world = after if after is not None else _extend(self.world, trial, era_id)[1] or self.world
             return True
 
         def _record(self, broken: Dict[str, str]) -> bool:
@@ -496,15 +621,22 @@ def machine(era_id: str, allowed: FrozenSet[str], search: EraSearch, start: floa
             self.add(_line(_step(proc, "mprotect", addr, "ro")), _line(_step(proc, "mprotect", addr, "rw")))
 
         @precondition(lambda self: any(self.addrs(p, "write") for p in self.processes()))
-        @rule(data=st.data())
-        def write_racing_dontneed(self, data) -> None:  # type: ignore[no-untyped-def]
+        @rule(data=st.data(), dance=st.booleans())
+        def write_racing_dontneed(self, data, dance: bool) -> None:  # type: ignore[no-untyped-def]
             """A write raced against MADV_DONTNEED of the same mapping by
-            another thread: every interleaving with the handler's atomic steps."""
+            another thread -- every interleaving with the handler's atomic
+            steps -- on a page whose PTE is read-only (after the mprotect
+            dance, if `dance`), so that the write goes through do_wp_page()."""
             proc = data.draw(st.sampled_from([p for p in self.processes() if self.addrs(p, "write")]),
                              label="proc")
             addr = data.draw(st.sampled_from(self.addrs(proc, "write")), label="addr")
             self.value += 1
-            self.add(_line(_step(proc, "write", addr, self.value), _step(f"{proc}.t1", "dontneed", (addr[0], 0))))
+            race = _line(_step(proc, "write", addr, self.value), _step(f"{proc}.t1", "dontneed", (addr[0], 0)))
+            if dance:
+                self.add(_line(_step(proc, "mprotect", (addr[0], 0), "ro")),
+                         _line(_step(proc, "mprotect", (addr[0], 0), "rw")), race)
+            else:
+                self.add(race)
 
         @precondition(lambda self: "party" in self.features and bool(self.paddrs()))
         @rule(data=st.data())
@@ -828,6 +960,17 @@ def search(era_id: str, profile: str = "dev", seed: Optional[int] = None) -> Era
         allowed = allowed | {b.gid for b in new}
     s.seconds = time.perf_counter() - start
     return s
+
+
+def find(era_id: str, gid: str, profile: str = "dev", seed: Optional[int] = None) -> Optional[StatefulFinding]:
+    """Search `era_id` for a program that breaks `gid` alone (the other
+    guarantees are recorded, not failed on); the shrunk finding, or None
+    within the profile's budget."""
+    s = EraSearch(era_id)
+    start = time.perf_counter()
+    found = _run(machine(era_id, frozenset(GUARANTEES) - {gid}, s, start), PROFILES[profile], seed)
+    b = next((b for b in found if b.gid == gid), None)
+    return None if b is None else finding(era_id, b, s.first_seen[gid], seed)
 
 
 def time_to_find(era_id: str, gids: Iterable[str], seed: int, profile: str = "thorough") -> Dict[str, float]:
