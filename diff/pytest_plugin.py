@@ -12,9 +12,13 @@ Installed with wpdiff (entry point ``pytest11``).  Two ways in:
   but are what a change is for);
 
 - ``pytest --wpdiff-fastpath=mypkg.cow:do_wp_page --wpdiff-base=v6.15``
-  adds that check as a test item of the session, and
+  adds that check as a test item of the session,
   ``pytest --wpdiff-eras`` one item per era checking the built-in fast
-  paths and the history.
+  paths and the history, and ``pytest --wpdiff-kernel=SOURCE`` one item
+  checking a kernel tree's own do_wp_page(), compiled
+  (``wpdiff.diff.kernel.check_tree``; ``--wpdiff-kernel-era`` holds it to
+  another era than its Makefile's, ``--wpdiff-kernel-base`` judges a
+  patched tree by its base era's guarantees only).
 
 Options (all ``--wpdiff-...``): ``--wpdiff-engine`` (exhaustive,
 hypothesis, crosshair, all), ``--wpdiff-space``, ``--wpdiff-profile``,
@@ -46,6 +50,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--wpdiff-fastpath", metavar="MODULE:FUNCTION", help="check this fast path as a test item")
     group.addoption("--wpdiff-base", metavar="ERA", help="the era the fast path changes")
     group.addoption("--wpdiff-eras", action="store_true", help="add one test item per era (built-in fast paths, history)")
+    group.addoption("--wpdiff-kernel", metavar="SOURCE",
+                    help="check this kernel tree's own do_wp_page() as a test item (a tree, a tarball, a memory.c)")
+    group.addoption("--wpdiff-kernel-era", metavar="ERA",
+                    help="the era to hold the tree to (default: the one its Makefile's release is in)")
+    group.addoption("--wpdiff-kernel-base", metavar="ERA",
+                    help="the era a patched tree changes: only its guarantees are held")
     group.addoption("--wpdiff-engine", choices=ENGINES + ("all",), default="exhaustive", help="engine (default: exhaustive)")
     group.addoption("--wpdiff-space", choices=SPACES, default="small", help="exhaustive space (default: small)")
     group.addoption("--wpdiff-profile", choices=PROFILES, default="dev", help="Hypothesis profile (default: dev)")
@@ -142,6 +152,76 @@ class WpdiffItem(pytest.Item):
         return self.path, None, f"wpdiff: {self.name}"
 
 
+KERNEL_ENGINES = ("exhaustive", "hypothesis")  # what check_tree() runs; "all" is both
+
+
+class KernelItem(pytest.Item):
+    """A kernel tree's own do_wp_page() against its era's model: fails on
+    an unexpected divergence with one line, then the text report; on a tree
+    it cannot use (not a tree, no compiler, a release no era covers) with
+    that one line alone."""
+
+    def __init__(self, *, source: str, era: Optional[str], base: Optional[str], **kwargs: object) -> None:
+        super().__init__(**kwargs)
+        self.source, self.era, self.base = source, era, base
+
+    def runtest(self) -> None:
+        from .kernel import check_tree
+        from .render import text
+        from .targets import BadInput
+
+        engine = self.config.getoption("wpdiff_engine")
+        try:
+            report, tree = check_tree(
+                self.source, self.era, self.base, KERNEL_ENGINES if engine == "all" else (engine,),
+                self.config.getoption("wpdiff_space"), self.config.getoption("wpdiff_jobs"),
+                self.config.getoption("wpdiff_profile"), command=f"pytest kernel {self.source}", place=False)
+        except BadInput as e:
+            raise WpdiffFailure(f"wpdiff: {e}") from None
+        unexpected = report.unexpected()
+        if unexpected:
+            raise WpdiffFailure(f"wpdiff: {tree.name}, held to {tree.era}"
+                                + (" (--wpdiff-kernel-base: its guarantees only)" if tree.base else "")
+                                + f": {len(unexpected)} unexpected divergence(s)\n" + text(report, []))
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo, style: object = None) -> str:
+        if isinstance(excinfo.value, WpdiffFailure):
+            return str(excinfo.value)
+        return super().repr_failure(excinfo)
+
+    def reportinfo(self):  # type: ignore[no-untyped-def]
+        return self.path, None, f"wpdiff: {self.name}"
+
+
+def _kernel_item(session: pytest.Session, config: pytest.Config) -> Optional[KernelItem]:
+    source = config.getoption("wpdiff_kernel")
+    era, base = config.getoption("wpdiff_kernel_era"), config.getoption("wpdiff_kernel_base")
+    if not source:
+        if era or base:
+            raise pytest.UsageError(f"--wpdiff-kernel-{'era' if era else 'base'} is for --wpdiff-kernel")
+        return None
+    if era and base:
+        raise pytest.UsageError("--wpdiff-kernel-era and --wpdiff-kernel-base: give one (--wpdiff-kernel-base "
+                                "holds a changed tree to an era's guarantees)")
+    if not os.path.exists(source):
+        raise pytest.UsageError(f"--wpdiff-kernel {source}: no such file or directory; expected a kernel tree, "
+                                "a source tarball or a memory.c")
+    engine = config.getoption("wpdiff_engine")
+    if engine not in KERNEL_ENGINES + ("all",):
+        raise pytest.UsageError(f"--wpdiff-kernel with --wpdiff-engine={engine}: a kernel tree is checked by "
+                                f"{' or '.join(KERNEL_ENGINES)} (or all: both)")
+    from .kernel import resolve_era
+    from .targets import BadInput
+
+    try:
+        for value, option in ((era, "--wpdiff-kernel-era"), (base, "--wpdiff-kernel-base")):
+            if value:
+                resolve_era(value, option)
+    except BadInput as e:
+        raise pytest.UsageError(str(e)) from None
+    return KernelItem.from_parent(session, name=f"kernel[{source}]", source=source, era=era, base=base)
+
+
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: List[pytest.Item]) -> None:
     fastpath = config.getoption("wpdiff_fastpath")
     base = config.getoption("wpdiff_base")
@@ -157,6 +237,9 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
         items.append(WpdiffItem.from_parent(session, name=f"check[{fastpath}]", targets=[target]))
     elif base:
         raise pytest.UsageError("--wpdiff-base is for --wpdiff-fastpath")
+    kernel = _kernel_item(session, config)
+    if kernel is not None:
+        items.append(kernel)
     if config.getoption("wpdiff_eras"):
         from wpdiff.spec import ERAS
 

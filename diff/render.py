@@ -65,8 +65,9 @@ def _what(d: Divergence) -> Tuple[str, str]:
                if d.spec is not None and d.other is not None and d.spec.decision is not d.other.decision else
                f"both decide {d.spec.decision.value if d.spec else '?'}, by other kernel events")
         return f"differs from {d.other_era}: {how}", "a difference between eras"
-    if d.compared is Compared.FAITHFULNESS and not d.target.startswith("builtin:"):
-        # a user's change is meant to differ from its base: it is judged by the guarantees it keeps
+    if d.compared is Compared.FAITHFULNESS and not d.target.startswith("builtin:") and d.expected:
+        # a user's change (a fast path, a tree checked with --base) is meant to differ from its base: it is
+        # judged by the guarantees it keeps; a kernel tree held to its own era (no --base) is not
         return f"behaviour change from {d.era} in {d.target}", "a change, judged by the guarantees"
     what = d.invariant or "faithfulness"
     return what, "expected" if d.expected else "UNEXPECTED"
@@ -86,7 +87,8 @@ def divergence_text(d: Divergence) -> str:
         lines.append(_aligned(d.era if d.compared is Compared.ERAS else "spec", str(d.spec)))
     if d.fast_path is not None:
         events = ", ".join(d.fast_path.events) or "no events"
-        lines.append(_aligned("fast path", f"{d.fast_path.decision}: {events}   [{d.target}]"))
+        label = "kernel C" if d.target.startswith("kernel:") else "fast path"
+        lines.append(_aligned(label, f"{d.fast_path.decision}: {events}   [{d.target}]"))
     if d.other is not None:
         lines.append(_aligned(d.other_era, str(d.other)))
     lines.append(_aligned("why", d.explanation))
@@ -212,6 +214,10 @@ def _location(d: Divergence) -> dict:
     a user's fast path ("package.module:function"): the function, and its
     module's file if it can be found."""
     kind, _, name = d.target.partition(":")
+    if kind == "kernel":  # the user's memory.c, at the line that decided
+        from .kernel import sarif_location
+
+        return sarif_location(d)
     if kind == "model":
         return _era_file("spec/eras", name)
     if kind == "builtin":

@@ -166,6 +166,10 @@ def read(path: str) -> List[Tuple[str, Divergence]]:
 def _target(d: Divergence) -> Target:
     if d.target.startswith("builtin:"):
         return builtin(d.era)
+    if d.target.startswith("kernel:"):  # a kernel tree's C, rebuilt from the tree the report names
+        from .kernel import replay_target
+
+        return replay_target(d.target, d.era)
     return load(d.target, d.era, option="")
 
 

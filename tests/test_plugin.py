@@ -151,3 +151,92 @@ def test_a_fast_path_that_raises_on_a_later_state_fails_in_one_line(user):
                                      "(at latecow.py:5); a fast path must return (word after, trace word)"])
         assert "Traceback" not in failures and "pluggy" not in failures
         assert len([line for line in failures.splitlines() if "latecow" in line]) <= 2, failures
+
+
+# ---- --wpdiff-kernel: a kernel tree's own do_wp_page() as a test item ------------------------------
+
+import os  # noqa: E402
+import shutil  # noqa: E402
+
+MIRRORS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "kernel_mirrors")
+DEBIAN_61 = "/usr/src/linux-source-6.1.tar.xz"
+
+
+def test_a_kernel_mirror_that_agrees_with_its_era_passes(pytester):
+    result = pytester.runpytest("-v", f"--wpdiff-kernel={os.path.join(MIRRORS, 'v5.9')}", *FAST)
+    result.stdout.fnmatch_lines(["*kernel?*v5.9? PASSED*"])
+    result.assert_outcomes(passed=1)
+
+
+def test_a_patched_kernel_tree_fails_in_one_line_then_the_report(pytester, tmp_path):
+    tree = tmp_path / "tree"
+    shutil.copytree(os.path.join(MIRRORS, "v5.18"), tree)
+    memory = tree / "mm" / "memory.c"
+    old = "if (PageKsm(page) || page_count(page) != 1) {"
+    text = memory.read_text()
+    line = text[: text.index(old)].count("\n") + 1
+    memory.write_text(text.replace(old, "if (PageKsm(page) || page_mapcount(page) != 1) {"))
+    result = pytester.runpytest(f"--wpdiff-kernel={tree}", *FAST)
+    result.assert_outcomes(failed=1)
+    failures = result.stdout.str().split("short test summary info")[0].split("= FAILURES =")[-1]
+    body = [x for x in failures.splitlines() if x.strip() and not x.startswith(("_", "="))]
+    assert body[0].startswith(f"wpdiff: kernel:{tree}, held to v5.18: ") and "unexpected divergence(s)" in body[0]
+    result.stdout.fnmatch_lines([
+        "v5.18: faithfulness -- UNEXPECTED, * state(s), exhaustive",
+        f"*memory.c:{line} (page_mapcount()*",
+        "  kernel C:*",
+        "verdict: * unexpected divergence(s)",
+    ])
+    assert "Traceback" not in failures
+
+
+def test_a_kernel_tree_checked_with_base_is_judged_by_the_guarantees(pytester, tmp_path):
+    tree = tmp_path / "tree"
+    shutil.copytree(os.path.join(MIRRORS, "v5.18"), tree)
+    memory = tree / "mm" / "memory.c"
+    # a change that copies even when the page is ours alone: its differences from v5.18 are what a change
+    # is for, but it gives up reusing an exclusive page, a guarantee v5.18 keeps
+    memory.write_text(memory.read_text().replace("if (PageKsm(page) || page_count(page) != 1) {",
+                                                 "if (1) {", 1))
+    result = pytester.runpytest(f"--wpdiff-kernel={tree}", "--wpdiff-kernel-base=v5.18", *FAST)
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines([
+        f"wpdiff: kernel:{tree}, held to v5.18 (--wpdiff-kernel-base: its guarantees only): "
+        "1 unexpected divergence(s)",
+        "v5.18: reuse-when-exclusive (performance) -- UNEXPECTED, * state(s), exhaustive",
+        f"v5.18: behaviour change from v5.18 in kernel:{tree} -- a change, judged by the guarantees, *",
+    ])
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--wpdiff-kernel=/no/such/tree"], "ERROR: --wpdiff-kernel /no/such/tree: no such file or directory*"),
+    ([f"--wpdiff-kernel={MIRRORS}/v5.9", "--wpdiff-kernel-era=v5.9", "--wpdiff-kernel-base=v5.9"],
+     "ERROR: --wpdiff-kernel-era and --wpdiff-kernel-base: give one*"),
+    (["--wpdiff-kernel-era=v5.9"], "ERROR: --wpdiff-kernel-era is for --wpdiff-kernel"),
+    ([f"--wpdiff-kernel={MIRRORS}/v5.9", "--wpdiff-kernel-era=v9"], "ERROR: --wpdiff-kernel-era: *v9*"),
+    ([f"--wpdiff-kernel={MIRRORS}/v5.9", "--wpdiff-engine=crosshair"],
+     "ERROR: --wpdiff-kernel with --wpdiff-engine=crosshair: a kernel tree is checked by exhaustive or hypothesis*"),
+], ids=["missing", "era-and-base", "era-alone", "unknown-era", "crosshair"])
+def test_kernel_bad_options_are_usage_errors(pytester, args, message):
+    result = pytester.runpytest(*args)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([message])
+    assert "Traceback" not in result.stdout.str() + result.stderr.str()
+
+
+def test_a_directory_that_is_no_kernel_tree_fails_in_one_line(pytester, tmp_path):
+    (tmp_path / "empty").mkdir()
+    result = pytester.runpytest(f"--wpdiff-kernel={tmp_path / 'empty'}", *FAST)
+    result.assert_outcomes(failed=1)
+    failures = result.stdout.str().split("short test summary info")[0].split("= FAILURES =")[-1]
+    body = [x for x in failures.splitlines() if x.strip() and not x.startswith(("_", "="))]
+    assert len(body) == 1 and body[0].startswith("wpdiff: "), failures
+
+
+@pytest.mark.ktree
+def test_debian_61_as_a_test_item(pytester):
+    if not os.path.exists(DEBIAN_61):
+        pytest.skip(f"{DEBIAN_61} is not installed (apt-get install linux-source-6.1)")
+    result = pytester.runpytest("-v", f"--wpdiff-kernel={DEBIAN_61}", *FAST)
+    result.stdout.fnmatch_lines(["*kernel?*linux-source-6.1.tar.xz? PASSED*"])
+    result.assert_outcomes(passed=1)

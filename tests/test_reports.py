@@ -525,3 +525,38 @@ def test_a_report_with_results_is_read_strictly(tmp_path, capsys):
     path.write_text(json.dumps(data))
     code, out, err = replay(path, capsys)
     assert code == 2 and "results[1].line: missing; a LitmusResult has file, line, test" in err, err
+
+
+# ---- a kernel tree's C in the shared faces: the text, SARIF and replay ------------------------------
+
+
+def test_a_kernel_trees_divergence_in_text_sarif_and_replay(tmp_path, capsys):
+    """A tree held to its own era (no --base) that decides otherwise is
+    UNEXPECTED, labelled "kernel C"; SARIF points at the user's memory.c and
+    the deciding line; replay rebuilds the tree and reproduces it exactly."""
+    import shutil
+
+    from wpdiff.diff.kernel import check_tree
+    from wpdiff.diff.render import divergence_text
+
+    tree = tmp_path / "tree"
+    shutil.copytree(TESTS / "kernel_mirrors" / "v5.9", tree)
+    memory = tree / "mm" / "memory.c"
+    text = memory.read_text()
+    memory.write_text(text.replace("if (PageKsm(page) || page_count(page) != 1)\n",
+                                   "if (PageKsm(page) || page_count(page) > 2)\n"))
+    report, _ = check_tree(str(tree), place=False)
+    d = next(x for x in report.divergences if x.compared is Compared.FAITHFULNESS)
+    shown = divergence_text(d)
+    assert shown.startswith("v5.9: faithfulness -- UNEXPECTED, "), shown
+    assert f"  kernel C:    {d.fast_path.decision}: " in shown and "  fast path:" not in shown
+    doc = json.loads(sarif(report, []))
+    check_sarif(doc)
+    result = next(r for r in doc["runs"][0]["results"] if r["ruleId"] == "faithfulness")
+    where = result["locations"][0]["physicalLocation"]
+    assert where["artifactLocation"]["uri"] == str(memory) and where["region"]["startLine"] > 1
+    path = tmp_path / "report.json"
+    path.write_text(report.to_json())
+    code = main(["replay", str(path)])
+    out = capsys.readouterr().out
+    assert code == 1 and "[reproduced exactly] v5.9: faithfulness -- UNEXPECTED" in out, out
