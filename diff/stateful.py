@@ -116,12 +116,13 @@ def expected(era_id: str) -> FrozenSet[str]:
 class Budget:
     examples: int  # test cases (programs) per Hypothesis run
     steps: int  # rules per test case
+    target: bool = False  # Hypothesis' target phase: hill-climb on closeness() (slow: thorough only)
 
 
 PROFILES: Dict[str, Budget] = {
     "dev": Budget(300, 10),
     "ci": Budget(800, 12),
-    "thorough": Budget(3000, 14),
+    "thorough": Budget(3000, 14, target=True),
 }
 
 
@@ -224,9 +225,6 @@ def _broken(init: Tuple[Init, ...], lines: Sequence[Line], era_id: str) -> Tuple
         for o in x.outcomes:
             for g in o.execution.broken:
                 out.setdefault(g, "in some interleaving of the concurrent steps")
-        for o in x.outcomes:  # say what the world said, where an interleaving broke it
-            if o.positive or o.execution.broken:
-                pass
     return out, world
 
 
@@ -890,7 +888,7 @@ def finding(era_id: str, b: Broken, seconds: float, seed: Optional[int]) -> Stat
     init, lines = minimize(b.init, b.lines, era_id, gid)
     g = GUARANTEES[gid]
     recorded = history().get(era_id, {}).get(gid, ())
-    why = _broken(init, lines, era_id)[0].get(gid, b.why)
+    why = _explore_from(run_sequential(program(init, []), era_id)[1], lines, era_id).get(gid, b.why)
     hist = (f"History records it: {', '.join(recorded)}." if recorded
             else "NOT in the catalogue's history for this era.")
     comment = (f"Found from scratch by the stateful search on {era_id} (seed {seed}), first after {seconds:.2f} s, "
@@ -917,14 +915,19 @@ def replays(f: StatefulFinding) -> bool:
 
 
 def _settings(budget: Budget, shrink: bool) -> settings:
-    phases = [Phase.generate, Phase.target] + ([Phase.shrink] if shrink else [])
+    """Generation stops at the first failure: the program is then shrunk by
+    :func:`minimize` (Hypothesis' own shrinker, ``shrink=True``, re-runs the
+    machine for every attempt and takes tens of seconds where deleting
+    steps takes milliseconds)."""
+    phases = [Phase.generate] + ([Phase.target] if budget.target else []) + ([Phase.shrink] if shrink else [])
     return settings(max_examples=budget.examples, stateful_step_count=budget.steps, database=None, deadline=None,
                     derandomize=False, suppress_health_check=list(HealthCheck), print_blob=False,
-                    report_multiple_bugs=True, phases=phases, verbosity=Verbosity.quiet)
+                    report_multiple_bugs=shrink, phases=phases, verbosity=Verbosity.quiet)
 
 
-def _run(cls: type, budget: Budget, seed: Optional[int], shrink: bool = True) -> List[Broken]:
-    """Run the machine; the distinct guarantees it broke (each shrunk)."""
+def _run(cls: type, budget: Budget, seed: Optional[int], shrink: bool = False) -> List[Broken]:
+    """Run the machine; the guarantees it broke (with ``shrink``, every
+    distinct one, each shrunk by Hypothesis; else the first)."""
     if seed is not None:
         cls._hypothesis_internal_use_seed = seed  # type: ignore[attr-defined]
     try:
