@@ -755,6 +755,24 @@ def _breaks(init: Tuple[Init, ...], lines: Sequence[Line], era_id: str, gid: str
     return gid in _broken(init, lines, era_id)[0]
 
 
+def _closure(lines: Sequence[Line], i: int) -> set:
+    """Line `i` and every later line that needs what it made: the child a
+    fork made (and its children), the pipe or pin it filled."""
+    made: set = set()
+    cut = {i}
+    for j in range(i, len(lines)):
+        steps = lines[j].steps
+        uses = {s.thread.split(".")[0] for s in steps} | {str(a) for s in steps for a in s.args if isinstance(a, str)}
+        uses |= {a[0] for s in steps for a in s.args if isinstance(a, tuple) and len(a) == 3}
+        if j == i or uses & made:
+            cut.add(j)
+            for s in steps:
+                for kind, a in zip(OPS[s.op].args, s.args):
+                    if kind in ("proc", "pipe", "pin") and s.op in ("fork", "vmsplice", "pin"):
+                        made.add(str(a))
+    return cut
+
+
 def minimize(init: Tuple[Init, ...], lines: Sequence[Line], era_id: str, gid: str) -> Tuple[Tuple[Init, ...], List[Line]]:
     """Delete every step (and initial mapping) the program does not need to
     break `gid`: Hypothesis shrinks rules, a rule may add several steps."""
@@ -763,9 +781,13 @@ def minimize(init: Tuple[Init, ...], lines: Sequence[Line], era_id: str, gid: st
     while changed:
         changed = False
         for i in reversed(range(len(lines))):
-            cand = lines[:i] + lines[i + 1:]
-            if _breaks(init, cand, era_id, gid):
-                lines, changed = cand, True
+            if i >= len(lines):
+                continue
+            for cut in (_closure(lines, i), {i}):
+                cand = [line for j, line in enumerate(lines) if j not in cut]
+                if _breaks(init, cand, era_id, gid):
+                    lines, changed = cand, True
+                    break
     for i in reversed(range(len(init))):
         if i == 0:
             continue
