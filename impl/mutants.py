@@ -16,6 +16,15 @@ each differs from the era's model on some state of the bounded spaces.
 >>> from wpdiff.impl.fastpath import FASTPATHS
 >>> fast(concretize("v5.9", SOLE_MAPPING)) == FASTPATHS["v5.9"](concretize("v5.9", SOLE_MAPPING))
 False
+
+Through the user-facing check -- the mutant as a user's fast path against
+its era as the base (``--fastpath ... --base ERA``), where deciding
+differently is informational and only a guarantee the base keeps on the
+same state fails it (``wpdiff.diff.regression``) -- most are *broken*;
+those in ``BEHAVIOUR_ONLY`` are only a *behaviour change*: they decide
+differently from their era on some states without breaking a guarantee
+there, and only faithfulness (a built-in fast path held to its own era)
+catches them.  tests/test_power.py holds the split to the full space.
 """
 
 import itertools
@@ -243,4 +252,25 @@ MUTANTS: Dict[str, Mutant] = {
         _m("v5.18", "word", "    return (w >> REFCOUNT) & 4095", "    return (w >> REFCOUNT) & 1023",
            "page_count() read modulo GUP_PIN_COUNTING_BIAS: a pin drops out of the count", "count-modulo-pin-bias"),
     )
+}
+
+
+# The mutants the user-facing check sees only as a behaviour change, and why
+# no guarantee breaks (the rest break one the base keeps, on some state).
+BEHAVIOUR_ONLY: Dict[str, str] = {
+    "v5.7/stable-node-ignored": "a stale KSM page taken over is moved out of KSM first: reused as an anonymous page",
+    "v5.7/anon-vma-move-always": "the anon_vma move is not judged: rmap walks find the page either way",
+    "v5.9-rc4/fixed-unlock-order": "it fixes unlock-before-ptl (be068f29034f): a behaviour change for the better",
+    "v5.9/check-after-lock": "pages that will be copied are locked and unlocked first: slower, not wrong",
+    "v5.9/trylock-ignored": "a page locked by another is decided on as if the trylock succeeded; the trace claims "
+                            "the lock, and who really holds it is beyond what the invariants see",
+    "v5.18/free-swap-while-mapped": "the swap cache freed after a copy under the lock while others map the page: "
+                                    "wasteful, not unsafe",
+    "v6.2/unshare-drops-uffd-wp": "the unshared copy loses the uffd-wp bit: no invariant speaks of uffd-wp "
+                                  "after an unshare",
+    "v6.7/exclusive-twice": "PG_anon_exclusive set twice: the same state after",
+    "v6.9/large-not-refused": "a large folio through the small-folio rule is refused by its count anyway",
+    "v6.15/mapped-once-reused": "a folio mapped once and reused is ours alone: a performance choice",
+    "v6.15/large-trylock-ignored": "the folio trylock assumed to succeed; the trace claims the lock, and who "
+                                   "really holds it is beyond what the invariants see",
 }
