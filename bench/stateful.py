@@ -1,5 +1,5 @@
 """Benchmark: the stateful search's time to first find each historical
-data-level finding.  ``python -m wpdiff.bench.stateful [--runs N] [--era E]``
+data-level finding.  ``python -m bench.stateful [--runs N] [--era E]`` (from the repository root)
 
 For every era the catalogue says breaks something at the data level
 (``wpdiff.diff.stateful.history()``), and every guarantee it breaks there:
@@ -22,7 +22,7 @@ GOAL = 5.0  # seconds: the median time to first find, per finding
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m wpdiff.bench.stateful", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m bench.stateful", description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=10)
     parser.add_argument("--era", action="append", help="only this era (repeatable)")
     parser.add_argument("--thorough", action="store_true", help="the clean eras with the thorough profile")

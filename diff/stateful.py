@@ -30,8 +30,13 @@ What raises its power, besides the budget:
   page that some process maps read-only, i.e. whose next write fault
   decides between reuse and copy with a foreign holder present.
 
-A finding is shrunk (Hypothesis, then a pass that deletes each step the
-program does not need), printed as a litmus file with a ``Result:`` for
+Generation stops at the first program that breaks a guarantee; it is
+shrunk by deleting every step it does not need (with what the step made:
+a fork with everything its child does, a splice with its read) until no
+single deletion keeps the guarantee broken -- milliseconds, where
+Hypothesis' own shrinker re-runs the machine per attempt for tens of
+seconds (``_run(shrink=True)`` still offers it).  The finding is printed
+as a litmus file with a ``Result:`` for
 every era it runs on -- ``wpdiff litmus FILE`` replays it with the same
 verdicts -- and added to a report.  What each era is *expected* to break
 is not a second table: it is read from the catalogue (``litmus/*.litmus``),
@@ -287,6 +292,7 @@ def _explore_from(world: World, lines: Sequence[Line], era_id: str) -> Dict[str,
     a state never explored twice), started where the program stands
     instead of at its beginning."""
     before = set(world.broken)
+    race = any(len(line.steps) > 1 for line in lines)
     seen: Dict[Tuple, FrozenSet[str]] = {}
     why: Dict[str, str] = {}
 
@@ -300,7 +306,7 @@ def _explore_from(world: World, lines: Sequence[Line], era_id: str) -> Dict[str,
             if not ready:
                 new = frozenset(run.world.broken) - before
                 for g in new:
-                    why.setdefault(g, _why(run.world.explanations, g) + " (in some interleaving)")
+                    why.setdefault(g, _why(run.world.explanations, g) + (" (in some interleaving)" if race else ""))
                 return new
             key = run.key()
         finally:
@@ -374,6 +380,25 @@ def pending_writes(world: World, value: int) -> List[Line]:
                     continue
                 tried.add(f.id)
             out.append(_line(_step(mm.name, "write", (name, idx), value)))
+    return out
+
+
+def pending_swapins(world: World, value: int) -> List[List[Line]]:
+    """MADV_PAGEOUT then a write, for each small page in a writable
+    mapping that something else holds too: the write then goes through
+    do_swap_page()'s own reuse rule (the CVE's swap variant, 5.9-5.17)."""
+    out = []
+    for mm in world.mms.values():
+        if not mm.alive:
+            continue
+        for (name, idx), pte in sorted(mm.ptes.items()):
+            vma = mm.vmas.get(name)
+            if vma is None or vma.nr > 1 or not vma.write or not pte.present:
+                continue
+            f = world.folios[pte.folio]  # type: ignore[index]
+            if world.refs_of(f.id) or any(m != mm.id for m, _, _ in world.mappers(f.id)):
+                out.append([_line(_step(mm.name, "pageout", (name, 0))),
+                            _line(_step(mm.name, "write", (name, idx), value))])
     return out
 
 
@@ -523,8 +548,9 @@ def machine(era_id: str, allowed: FrozenSet[str], search: EraSearch, start: floa
                 seen = _explore_from(before, list(lines) + reads, era_id)
                 if self._take(seen, cand, reads, None):
                     return True
-            for write in [None] + pending_writes(world, self.value + 1):
-                trial = ([write] if write else []) + reads
+            writes = [[]] + [[w] for w in pending_writes(world, self.value + 1)] + pending_swapins(world, self.value + 1)
+            for ahead in writes:
+                trial = ahead + reads
                 if trial:
                     seen, after = _extend(world, trial, era_id)
                     if after is not None and self._take(seen, cand, trial, after):
@@ -539,7 +565,7 @@ def machine(era_id: str, allowed: FrozenSet[str], search: EraSearch, start: floa
                 step = line.steps[0]
                 if step.op == "write":
                     self.value += 1
-                else:
+                elif step.op.endswith("read"):
                     self.fresh(step.thread)
             self.lines = cand + trial
             self.world = after if after is not None else _extend(self.world, trial, era_id)[1] or self.world
@@ -574,9 +600,10 @@ def machine(era_id: str, allowed: FrozenSet[str], search: EraSearch, start: floa
         def _thread(self, data) -> str:  # type: ignore[no-untyped-def]
             return data.draw(st.sampled_from(self.threads()), label="thread")
 
-        @rule(data=st.data())
-        def fork_then_splice_in_child(self, data) -> None:  # type: ignore[no-untyped-def]
-            """fork(); the child vmsplice()s a page it now shares (CVE-2020-29374)."""
+        @rule(data=st.data(), unmap=st.booleans())
+        def fork_then_splice_in_child(self, data, unmap: bool) -> None:  # type: ignore[no-untyped-def]
+            """fork(); the child vmsplice()s a page it now shares, and maybe
+            unmaps it (CVE-2020-29374)."""
             parent = data.draw(st.sampled_from(self.processes()), label="parent")
             child = self.fresh("proc")
             pool = [a for a in self.addrs(parent, "vmsplice")
@@ -585,7 +612,8 @@ def machine(era_id: str, allowed: FrozenSet[str], search: EraSearch, start: floa
                 self.add(_line(_step(parent, "fork", child)))
                 return
             addr = data.draw(st.sampled_from(pool), label="addr")
-            self.add(_line(_step(parent, "fork", child)), _line(_step(child, "vmsplice", addr, self.fresh("pipe"))))
+            lines = [_line(_step(parent, "fork", child)), _line(_step(child, "vmsplice", addr, self.fresh("pipe")))]
+            self.add(*lines, *([_line(_step(child, "munmap", (addr[0], 0)))] if unmap else []))
 
         @precondition(lambda self: any(self.addrs(p, "vmsplice") for p in self.processes()))
         @rule(data=st.data(), pin=st.booleans())
