@@ -7,8 +7,8 @@ draws already follow the era's features (no unshare fault before 5.19, no
 PG_anon_exclusive, no async uffd-wp before 6.7) and the rest is filtered
 with the era's reachability rules.
 
-Half of the draws are general (:func:`pages`: any kind, any holders); the
-other half are *focused* (:func:`focused_pages`): the combinations the
+A third of the draws are general (:func:`pages`: any kind, any holders);
+the rest are *focused* (:func:`focused_pages`): the combinations the
 invariants weigh, each drawn often where a general draw meets it perhaps
 once in a few hundred -- an order-0 page the faulting mm alone maps, with
 the swap cache (and other mms' swap PTEs naming it), an LRU batch and at
@@ -166,10 +166,10 @@ def exclusive_pages(draw, era: Optional[Era] = None) -> Page:
     swapcache = draw(booleans)
     if swapcache:
         holders.append(swap_cache())
-        if draw(sometimes):
+        if draw(booleans):
             holders += [swap_pte(mm) for mm in sorted(set(draw(some((1, 2), 2)))) or [1]]
     holders += draw(_EXCLUSIVE_PLACES)
-    gup = draw(_no_gup_mostly)
+    gup = draw(_exclusive_gup)
     holders += gup
     pinned = any(h.kind.value == "pin" for h in gup)
     try:
@@ -186,13 +186,19 @@ def exclusive_pages(draw, era: Optional[Era] = None) -> Page:
 
 
 _one_gup = st.one_of(st.just([]), st.lists(gup_references([SELF, 1]), min_size=1, max_size=1))
-_no_gup_mostly = st.one_of(st.just([]), st.just([]), st.lists(gup_references([SELF, 1]), min_size=1, max_size=1))
+# no GUP reference half of the time, else one of the kinds the reuse rules tell apart
+_exclusive_gup = st.one_of(st.just([]), st.sampled_from([
+    [get(1, taken_while_shared=True)], [pin(1, taken_while_shared=True)], [pin(1, taken_while_shared=True)],
+    [get(1)], [get(SELF)],
+    [pin(SELF, longterm=True)], [pin(SELF, writable=True, longterm=True)], [pin(1, longterm=True)],
+]))
 # this CPU's batch half of the time: with the swap cache, the three references an exclusive page may have
 _EXCLUSIVE_PLACES = st.sampled_from([[], [lru_batch()], [], [lru_batch()], [lru_batch(remote=True)], [isolation()]])
-_OWN_SUBPAGES = st.sampled_from([(0, 1), (0, 1, 2, 3), (0, 2), (0, 1, 2), (0,)])
+_OWN_SUBPAGES = st.sampled_from([(0, 1), (0, 1, 2, 3), (0, 2), (0,), (0,)])
 _LARGE_EXTRA = st.sampled_from(
-    [(), (get(1, taken_while_shared=True),), (get(1),), (get(SELF),), (pin(SELF, longterm=True),),
-     (mapping(1, 0),), (mapping(1, 3),), (swap_cache(),), (lru_batch(),), (lru_batch(remote=True),), (isolation(),)]
+    [(), (get(1, taken_while_shared=True),), (get(1, taken_while_shared=True),), (get(1),), (get(SELF),),
+     (pin(SELF, longterm=True),),
+     (mapping(1, 0),), (mapping(1, 1),), (mapping(1, 3),), (lru_batch(),), (lru_batch(remote=True),)]
 )
 
 
@@ -232,8 +238,7 @@ def other_pages(draw, era: Optional[Era] = None) -> Page:
     if kind is PageKind.FILE:
         holders += [page_cache()] + ([mapping(1)] if draw(sometimes) else []) + draw(_one_gup)
     else:
-        holders += ([ksm_stable_node()] if draw(booleans) else []) + ([swap_cache()] if draw(sometimes) else [])
-        holders += draw(_PLACES)
+        holders += ([ksm_stable_node()] if draw(_mostly) else []) + ([swap_cache()] if draw(sometimes) else [])
     try:
         return Page(kind=kind, holders=tuple(holders), locked=draw(sometimes), dirty=draw(booleans),
                     checked=kind is PageKind.FILE and draw(sometimes))
@@ -242,12 +247,12 @@ def other_pages(draw, era: Optional[Era] = None) -> Page:
         raise
 
 
-_OTHER_KINDS = st.sampled_from([PageKind.FILE, PageKind.FILE, PageKind.ZERO, PageKind.KSM])
+_OTHER_KINDS = st.sampled_from([PageKind.FILE, PageKind.ZERO, PageKind.KSM, PageKind.KSM])
 
 
 @lru_cache(maxsize=None)
 def _focused_kinds(era: Optional[Era]) -> st.SearchStrategy:
-    return st.one_of(exclusive_pages(era), exclusive_pages(era), large_pages(era), other_pages(era))
+    return st.one_of(exclusive_pages(era), exclusive_pages(era), large_pages(era), large_pages(era), other_pages(era))
 
 
 def focused_pages(era: Optional[Era] = None) -> st.SearchStrategy:
@@ -284,6 +289,6 @@ _mostly = st.sampled_from([True, True, False])
 
 @st.composite
 def fault_states(draw, era: Optional[Era] = None, other_mms: int = 3, max_gup: int = 3) -> FaultState:
-    """A well-formed fault state; admitted by `era` if one is given.  Half
-    general draws, half focused ones (see the module's story)."""
-    return draw(_fault_state(era, other_mms, max_gup, draw(booleans)))
+    """A well-formed fault state; admitted by `era` if one is given.  A
+    third general draws, two thirds focused ones (see the module's story)."""
+    return draw(_fault_state(era, other_mms, max_gup, draw(_mostly)))
