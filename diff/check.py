@@ -14,10 +14,11 @@ from wpdiff.impl import wordfault
 from wpdiff.impl.concretize import concretize
 from wpdiff.impl.layout import decode_trace, describe
 from wpdiff.spec import ERAS, INVARIANTS
-from wpdiff.spec.history import FINDINGS, expected
+from wpdiff.spec.history import expected
 from wpdiff.spec.state import FaultState
 
 from . import exhaustive
+from .ids import Missing, Model, target_id
 from .report import Compared, Divergence, EngineRun, FastResult, Report, Verdict
 from .targets import FastPath, Target
 
@@ -54,7 +55,7 @@ def soundness_divergence(
         target=target,
         invariant=invariant,
         severity=inv.severity.value,
-        expected=inherited or (target.startswith("model:") and expected(era_id, invariant)),
+        expected=inherited or (isinstance(target_id(target), Model) and expected(era_id, invariant)),
         spec=ERAS[era_id](state),
         fast_path=fast_result(era_id, *fast(word)) if fast is not None else None,
         fixed_by=inv.fixed_by,
@@ -102,23 +103,27 @@ def faithfulness_divergence(
     )
 
 
-def missing_history(report: Report, engine: str, era_ids: Sequence[str], space: str = "small",
-                    settings: Optional["Settings"] = None) -> List[str]:
+def missing_records(report: Report, engine: str, era_ids: Sequence[str], space: str = "small",
+                    settings: Optional["Settings"] = None) -> List[Missing]:
     """History findings (for the eras checked) this engine did not reproduce,
-    of those it can see (``Engine.sees``: the exhaustive engine's visible
-    space gives every reference to the faulting mm -- it varies what the
-    kernel sees, not who holds the page -- so a finding that needs another
-    mm's holder is not looked for there)."""
-    from .engines import ENGINES, Settings
+    of those it can see: the engine says (``Engine.expects`` and
+    ``Engine.found``; by default spec/history.py's findings and its
+    soundness divergences -- the exhaustive engine's visible space gives
+    every reference to the faulting mm, so a finding that needs another
+    mm's holder is not looked for there; the stateful engine's are the
+    catalogue's data-level findings).  Without the engine named: the caller
+    adds it (``Missing.by``) where it says which engine missed it."""
+    from .engines import ENGINES, Engine, Settings
 
     settings = settings or Settings(space=space)
-    sees = ENGINES[engine].sees if engine in ENGINES else (lambda f, s: True)
-    found = {(d.era, d.invariant) for d in report.divergences if d.engine == engine and d.compared is Compared.SOUNDNESS}
-    return [
-        f"{f.era}:{f.invariant}"
-        for f in FINDINGS
-        if f.era in era_ids and (f.era, f.invariant) not in found and sees(f, settings)
-    ]
+    known = ENGINES.get(engine) or Engine(engine, "", lambda *a: None)  # an engine not registered: all of history
+    return [Missing(era_id, invariant) for era_id, invariant in known.missing(report, era_ids, settings)]
+
+
+def missing_history(report: Report, engine: str, era_ids: Sequence[str], space: str = "small",
+                    settings: Optional["Settings"] = None) -> List[str]:
+    """``missing_records`` as the strings a report lists: "ERA:INVARIANT"."""
+    return [str(m) for m in missing_records(report, engine, era_ids, space, settings)]
 
 
 def run_exhaustive(
@@ -137,7 +142,7 @@ def run_exhaustive(
         for inv, f in sorted(era.findings.items()):
             word = concretize(era_id, f.state)
             report.divergences.append(
-                soundness_divergence(era_id, inv, f.state, word, f.message, f.count, "exhaustive", f"model:{era_id}")
+                soundness_divergence(era_id, inv, f.state, word, f.message, f.count, "exhaustive", str(Model(era_id)))
             )
     for target in targets:
         era = sweep.eras[target.era]

@@ -22,8 +22,9 @@ from wpdiff.spec import ERAS, INVARIANTS, UnknownEra
 from wpdiff.spec.eras import resolve
 from wpdiff.spec.history import FINDINGS
 
-from .check import missing_history
+from .check import missing_records
 from .engines import Settings, names, selected
+from .ids import Missing
 from . import children
 from .options import PROFILES, SPACES, jobs, seconds
 from .output import destination, infer_format
@@ -126,7 +127,8 @@ def _parser() -> argparse.ArgumentParser:
 
     explain = sub.add_parser("explain", help="an invariant or an era, in English",
                              epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
-    explain.add_argument("id", metavar="ID", help="an invariant id (no-missed-cow) or an era id (v5.9)")
+    explain.add_argument("id", metavar="ID", help="an invariant id (no-missed-cow), a world guarantee "
+                                                  "(no-leak-parent-to-child) or an era id (v5.9)")
     for module in command_modules():
         module.register(sub)
     return top
@@ -201,6 +203,10 @@ def cmd_check(args: argparse.Namespace, argv: Sequence[str]) -> int:
     era_ids = _eras(args.era)
     fmt = infer_format(args.output, args.format)
     out = destination(args.output)  # refused now, not after a run of minutes
+    engines = [e for e in selected(args.engine) if e.faults or not args.fastpath]
+    if not engines:
+        raise BadInput(f"--engine {args.engine} takes no --fastpath: it searches the world, whose faults the "
+                       "era's model decides (wpdiff litmus --fastpath runs programs on the fast paths)")
     if args.fastpath:
         if not args.base:
             raise BadInput("--fastpath needs --base ERA: the era your fast path changes")
@@ -212,18 +218,27 @@ def cmd_check(args: argparse.Namespace, argv: Sequence[str]) -> int:
         if args.base:
             raise BadInput("--base is for --fastpath")
         targets = [builtin(e) for e in era_ids]
-    settings = Settings(space=args.space, profile=args.profile, budget=args.budget, seed=args.seed, jobs=args.jobs)
+    seed = args.seed
+    if seed is None and any(e.name == "hypothesis" for e in engines):
+        from .hypo import draw_seed
+
+        seed = draw_seed()  # a run that can be replayed: its seed and the command are printed
+    settings = Settings(space=args.space, profile=args.profile, budget=args.budget, seed=seed, jobs=args.jobs)
     report = Report(command=" ".join(argv), eras=era_ids)
-    missing: List[str] = []
-    for engine in selected(args.engine):
+    missing: List[Missing] = []
+    for engine in engines:
         engine.run(report, era_ids, targets, settings, _progress)
         if not args.fastpath:
-            missing += [f"{m} ({engine.name})" for m in missing_history(report, engine.name, era_ids,
-                                                                       settings=settings)]
+            missing += [m.by(engine.name) for m in missing_records(report, engine.name, era_ids, settings=settings)]
     out.write(render(report, fmt, missing))
+    if args.seed is None and seed is not None:
+        from .hypo import replay_command
+
+        print(f"wpdiff: Hypothesis ran with seed {seed} (drawn: none was given); to replay this run: "
+              f"{replay_command(argv, seed)}", file=sys.stderr)
     if out.path is not None:  # the console still says how it ended
         print(f"wpdiff: {verdict_line(report, missing)}; {fmt} report written to {args.output}", file=sys.stderr)
-    if report.unexpected() or missing or report.not_as_stated():
+    if report.failed() or missing:
         return 1
     if report.unproved():
         return 3
@@ -266,21 +281,24 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
+    from .catalogue import CATALOGUE, FAULT, broken_in
+
     ident = args.id
-    if ident in INVARIANTS:
-        inv = INVARIANTS[ident]
-        broken = sorted({f.era for f in FINDINGS if f.invariant == ident}, key=list(ERAS).index)
-        print(f"{inv.id} ({inv.severity.value}, from {inv.since})\n")
-        print(textwrap.fill("Guarantee: " + inv.guarantee, 79) + "\n")
-        print(textwrap.fill("History: " + inv.history, 79) + "\n")
-        if inv.fixed_by:
-            print(f"Fixed by: {inv.fixed_by}")
-        if inv.cow_c:
-            print(f"cow.c: {inv.cow_c}")
-        print(f"Eras that break it: {', '.join(broken) or 'none'}")
-        for f in FINDINGS:
-            if f.invariant == ident:
-                print(f"  {f.era}: {f.story}; smallest: {', '.join(str(h) for h in f.example.page.holders)}")
+    if ident in CATALOGUE:
+        rule = CATALOGUE[ident]
+        broken = broken_in(rule)
+        kind = "" if rule.kind == FAULT else ", a data-level guarantee of the multi-process world"
+        print(f"{rule.id} ({rule.severity.value}, from {rule.since}{kind})\n")
+        print(textwrap.fill("Guarantee: " + rule.guarantee, 79) + "\n")
+        print(textwrap.fill("History: " + rule.history, 79) + "\n")
+        if rule.fixed_by:
+            print(f"Fixed by: {rule.fixed_by}")
+        if rule.cow_c:
+            print(f"cow.c: {rule.cow_c}")
+        print(f"Eras that break it: {', '.join(e for e, _ in broken) or 'none'}"
+              + ("" if rule.kind == FAULT else " (the litmus catalogue's Results)"))
+        for era_id, why in broken:
+            print(f"  {era_id}: {why}")
         return 0
     if ident in ERAS:
         era = ERAS[ident]
@@ -290,7 +308,8 @@ def cmd_explain(args: argparse.Namespace) -> int:
         print(f"Breaks: {', '.join(broken) or 'nothing it admits'}")
         return 0
     raise BadInput(
-        f"explain: {ident!r} is neither an invariant ({', '.join(INVARIANTS)}) nor an era ({', '.join(ERAS)})"
+        f"explain: {ident!r} is neither an invariant ({', '.join(INVARIANTS)}), a world guarantee "
+        f"({', '.join(r.id for r in CATALOGUE.values() if r.kind != FAULT)}) nor an era ({', '.join(ERAS)})"
     )
 
 

@@ -21,6 +21,7 @@ from wpdiff.spec import era as spec_era
 from wpdiff.spec.space import size
 
 from . import exhaustive
+from .ids import Model
 from .report import Compared, Divergence
 
 
@@ -64,7 +65,7 @@ def compare(a: str, b: str, space: str = "small") -> List[Divergence]:
                 kernel_saw=describe(a, word),
                 explanation=why,
                 engine="exhaustive",
-                target=f"model:{a}",
+                target=str(Model(a)),
                 expected=True,
                 spec=out_a,
                 other_era=b,

@@ -17,6 +17,12 @@ deletes them because they do not fail for it.  A seeded run (``--seed``)
 neither replays nor saves: Hypothesis's ``@seed`` sets ``database=None``,
 so that the seed alone decides what the run tries.
 
+``wpdiff check`` always runs seeded: without ``--seed`` it draws one
+(``draw_seed``) and prints it with the command that replays the run
+(``replay_command``), as Hypothesis prints ``--hypothesis-seed``; such a
+run therefore neither replays nor saves examples.  The database serves the
+library calls and the pytest plugin, which run unseeded.
+
 Profiles (``settings.get_profile("wpdiff-<name>")``): ``dev`` (1,000 examples
 per search), ``ci`` (3,000), ``thorough`` (20,000) and ``crosshair`` (the
 hypothesis-crosshair backend, 40).  Every profile's run is the engine
@@ -28,6 +34,8 @@ in 300 examples, 330 s, either), so such a run names the others "history not
 reproduced" and fails.
 """
 
+import secrets
+import shlex
 import time
 from functools import lru_cache
 from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple, Type, Union
@@ -43,6 +51,7 @@ from wpdiff.spec.strategies import fault_states
 
 from . import exhaustive
 from .check import faithfulness_divergence, soundness_divergence
+from .ids import Model
 from .report import EngineRun, Report, Verdict
 from .targets import Target, call
 
@@ -62,6 +71,25 @@ for _name, _kw in PROFILES.items():
 
 
 ENGINE = "hypothesis"  # the engine name of every profile's run, the one history is checked under
+
+
+def draw_seed() -> int:
+    """A seed for a run that was given none (any 32-bit number)."""
+    return secrets.randbits(32)
+
+
+def replay_command(argv: Sequence[str], seed: int) -> str:
+    """The command line that replays a run of `argv` with `seed`: the same
+    arguments, ``--seed N`` in place of any seed given."""
+    args, skip = [], False
+    for a in argv:
+        if skip:
+            skip = False
+        elif a == "--seed":
+            skip = True
+        elif not a.startswith("--seed="):
+            args.append(a)
+    return " ".join(["wpdiff"] + [shlex.quote(a) for a in args] + ["--seed", str(seed)])
 
 
 class _Scoped(ExampleDatabase):
@@ -232,7 +260,7 @@ def run_hypothesis(
             report.divergences.append(
                 soundness_divergence(
                     era_id, invariant, f.state, word, f.detail.message, 1, ENGINE,
-                    target.name if target else f"model:{era_id}", seed=seed, fast=target.fast if target else None,
+                    target.name if target else str(Model(era_id)), seed=seed, fast=target.fast if target else None,
                     inherited=target is not None and expected(era_id, invariant),
                 )
             )

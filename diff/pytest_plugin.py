@@ -21,7 +21,8 @@ Installed with wpdiff (entry point ``pytest11``).  Two ways in:
   patched tree by its base era's guarantees only).
 
 Options (all ``--wpdiff-...``): ``--wpdiff-engine`` (exhaustive,
-hypothesis, crosshair, all), ``--wpdiff-space``, ``--wpdiff-profile``,
+hypothesis, crosshair, stateful -- every engine of the registry,
+``wpdiff.diff.engines`` -- or all), ``--wpdiff-space``, ``--wpdiff-profile``,
 ``--wpdiff-budget``, ``--wpdiff-jobs``.
 
 Input a check cannot work with -- an unknown era, a fast path that cannot be
@@ -87,7 +88,7 @@ def _run(config: pytest.Config, targets: Sequence["Target"]) -> str:
     except BadInput as e:  # a fast path that raises, or returns garbage, on a state after the probe: one line
         raise WpdiffFailure(f"wpdiff: {e}") from None
     rendered = text(report, missing)
-    if report.unexpected() or missing or report.unproved():
+    if report.failed() or missing or report.unproved():
         raise WpdiffFailure(rendered)
     return rendered
 
@@ -100,6 +101,8 @@ def _engines(config: pytest.Config, report: "Report", engines: Sequence[Engine],
     settings = Settings(space=config.getoption("wpdiff_space"), profile=config.getoption("wpdiff_profile"),
                         budget=config.getoption("wpdiff_budget"), jobs=config.getoption("wpdiff_jobs"))
     for engine in engines:
+        if not (engine.faults or builtins):  # a world search takes no user's fast path (wpdiff litmus --fastpath)
+            continue
         engine.run(report, eras, targets, settings, None)
         if builtins:
             missing += missing_history(report, engine.name, eras, settings=settings)

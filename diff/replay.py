@@ -31,8 +31,8 @@ from wpdiff.spec.history import expected
 from wpdiff.spec.outcome import Outcome
 from wpdiff.spec.state import FaultState
 
-from . import exhaustive
-from .report import SCHEMA_VERSION, Compared, Divergence, FastResult, Report
+from . import exhaustive, ids
+from .report import READS, SCHEMA_VERSION, Compared, Divergence, FastResult, Report
 from .schema import SchemaError, at, decode, fields_of, shown
 from .targets import BadInput, Target, builtin, call, load
 
@@ -73,15 +73,15 @@ def _divergence(path: str, where: str, item: object) -> Divergence:
     if not (isinstance(compared, str) and compared in [c.value for c in Compared]):
         raise bad("compared", "one of " + ", ".join(repr(c.value) for c in Compared))
     compared = Compared(compared)
-    target = item["target"]
-    kind, sep, name = target.partition(":") if isinstance(target, str) else ("", "", "")
-    if kind in ("model", "builtin"):
-        if name != era_id:
-            raise bad("target", f"'{kind}:{era_id}' (the divergence's era)")
-    elif not (sep and kind and name):
-        raise bad("target", f"'model:{era_id}', 'builtin:{era_id}' or a fast path's 'package.module:function'")
-    if compared is Compared.FAITHFULNESS and kind == "model":
-        raise bad("target", f"a fast path ('builtin:{era_id}' or 'package.module:function')",
+    try:
+        target = ids.target_id(item["target"])
+    except ids.IdError:
+        raise bad("target", f"'{ids.Model(era_id)}', '{ids.Builtin(era_id)}', a kernel tree's 'kernel:SOURCE' or "
+                            "a fast path's 'package.module:function'") from None
+    if isinstance(target, (ids.Model, ids.Builtin)) and target.era != era_id:
+        raise bad("target", f"'{type(target)(era_id)}' (the divergence's era)")
+    if compared is Compared.FAITHFULNESS and isinstance(target, ids.Model):
+        raise bad("target", f"a fast path ('{ids.Builtin(era_id)}' or 'package.module:function')",
                   "a faithfulness divergence compares a fast path with its era's model")
     if item["state"] is None and compared is not Compared.FAITHFULNESS:
         raise bad("state", "the abstract state (an object)", "only a faithfulness divergence, found on a word "
@@ -118,7 +118,7 @@ def _divergence(path: str, where: str, item: object) -> Divergence:
     if d.fast_path is not None and d.fast_path.after_fields != describe(d.era, d.fast_path.after):
         raise BadInput(f"{path}: {at(where, 'fast_path.after_fields')}: expected the word after unpacked, "
                        f"{shown(describe(d.era, d.fast_path.after))}, got {shown(item['fast_path']['after_fields'])}")
-    if d.target.startswith("model:") and d.compared is Compared.SOUNDNESS and d.expected != expected(d.era, d.invariant):
+    if isinstance(target, ids.Model) and d.compared is Compared.SOUNDNESS and d.expected != expected(d.era, d.invariant):
         raise bad("expected", f"{json.dumps(expected(d.era, d.invariant))}, what history (spec/history.py) says "
                               f"of {d.era} and {d.invariant}")
     return d
@@ -143,11 +143,16 @@ def read(path: str) -> List[Tuple[str, Divergence]]:
     if not isinstance(data, dict):
         raise BadInput(f"{path}: expected a JSON object (a wpdiff report or divergence), got {type(data).__name__}")
     if "divergences" in data:
-        if "schema_version" in data and data["schema_version"] != SCHEMA_VERSION:
-            raise BadInput(f"{path}: schema_version: expected {SCHEMA_VERSION} (the reports this wpdiff writes), "
+        if "schema_version" in data and data["schema_version"] not in READS:
+            raise BadInput(f"{path}: schema_version: expected {SCHEMA_VERSION} (the reports this wpdiff writes; "
+                           f"{', '.join(str(v) for v in READS if v != SCHEMA_VERSION)} is read too), "
                            f"got {shown(data['schema_version'])}" + (
                                "; version 1 wrote words as JSON integers, which jq 1.6 and JavaScript round: "
                                "rerun the check" if data["schema_version"] == 1 else ""))
+        if data.get("schema_version") == 2:  # version 2 had no world findings
+            if "findings" in data:
+                raise BadInput(f"{path}: findings: no such field in a version-2 report; version 3 has it")
+            data = dict(data, findings=[])
         items, runs = data["divergences"], data.get("runs", [])
         if not isinstance(items, list):
             raise BadInput(f"{path}: divergences: expected a list of divergences, got {shown(items)}")
@@ -164,9 +169,9 @@ def read(path: str) -> List[Tuple[str, Divergence]]:
 
 
 def _target(d: Divergence) -> Target:
-    if d.target.startswith("builtin:"):
+    if isinstance(d.target_id, ids.Builtin):
         return builtin(d.era)
-    if d.target.startswith("kernel:"):  # a kernel tree's C, rebuilt from the tree the report names
+    if isinstance(d.target_id, ids.Kernel):  # a kernel tree's C, rebuilt from the tree the report names
         from .kernel import replay_target
 
         return replay_target(d.target, d.era)
@@ -215,7 +220,7 @@ def replay_file(path: str) -> Tuple[List[Replayed], int]:
     divergences = read(path)
     targets: Dict[Tuple[str, str], Target] = {}
     for where, d in divergences:
-        if d.compared is Compared.ERAS or d.target.startswith("model:") or (d.target, d.era) in targets:
+        if d.compared is Compared.ERAS or isinstance(d.target_id, ids.Model) or (d.target, d.era) in targets:
             continue
         try:
             targets[d.target, d.era] = _target(d)

@@ -16,20 +16,32 @@ holds ``results``: what is not one fault (a :class:`LitmusResult`, a
 litmus test's verdict on one era), each a typed record of its own rather
 than a Divergence stretched to fit; every format renders them.  Replay reads
 a report strictly, from these dataclasses' fields (``wpdiff.diff.schema``).
+
+Schema version 3 adds ``findings``: what a search over the multi-process
+world found (a :class:`WorldFinding`, engine "stateful"): a program that
+breaks a data-level guarantee on one era, shrunk and printed as a litmus
+file, expected or not by the catalogue's Results.  A version-2 report is
+read as one with no findings.
+
+The strings a report holds to name things -- a divergence's ``target``, a
+run's ``engine`` -- are built and read through the typed identifiers of
+``wpdiff.diff.ids`` (``Divergence.target_id``, ``EngineRun.id``).
 """
 
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Sequence
 
 from dataclasses_json import DataClassJsonMixin
 
 from wpdiff.spec.outcome import Outcome
 from wpdiff.spec.state import FaultState
 
+from . import ids
 from .schema import word_field
 
-SCHEMA_VERSION = 2  # 1: words were JSON integers
+SCHEMA_VERSION = 3  # 1: words were JSON integers; 2: no world findings
+READS = (2, 3)  # the versions replay reads (a version-2 report has no findings)
 
 
 class Compared(str, Enum):
@@ -82,6 +94,10 @@ class Divergence(DataClassJsonMixin):
     def key(self) -> str:
         return f"{self.era}:{self.compared.value}:{self.invariant or self.other_era or self.target}"
 
+    @property
+    def target_id(self) -> ids.TargetId:
+        return ids.target_id(self.target)
+
 
 @dataclass(frozen=True)
 class EngineRun(DataClassJsonMixin):
@@ -93,6 +109,10 @@ class EngineRun(DataClassJsonMixin):
     checked: int  # states (exhaustive, Hypothesis) or paths (CrossHair's searches; its proofs do not count: 0)
     seconds: float
     note: str = ""
+
+    @property
+    def id(self) -> ids.RunId:
+        return ids.run_id(self.engine)
 
 
 class Observation(str, Enum):
@@ -126,7 +146,67 @@ class LitmusResult(DataClassJsonMixin):
         return f"{self.era}:litmus:{self.test}"
 
 
-SEARCH_RUN = "crosshair:soundness:"  # the engine name of a CrossHair soundness search's run, before the era
+@dataclass(frozen=True)
+class WorldFinding(DataClassJsonMixin):
+    """What a search over the multi-process world found (engine "stateful",
+    ``wpdiff.diff.stateful``): a program that breaks a data-level guarantee
+    (``wpdiff.spec.world.guarantees``) on one era, shrunk and printed as a
+    litmus file with a Result: for every era it runs on -- ``wpdiff litmus``
+    replays it.  Expected if the catalogue's Results record that era breaking
+    that guarantee (``history``: those files)."""
+
+    era: str
+    guarantee: str
+    severity: str
+    expected: bool
+    engine: str
+    litmus: str  # the program, as a litmus file
+    observed: Observation  # how often its exists clause holds on `era`
+    steps: int
+    seconds: float  # until the search first broke it
+    seed: Optional[int]
+    explanation: str  # what the world said when the guarantee broke
+    history: List[str] = field(default_factory=list)
+    fixed_by: str = ""
+    cow_c: str = ""
+
+    @property
+    def key(self) -> str:
+        return f"{self.era}:{self.engine}:{self.guarantee}"
+
+    @property
+    def name(self) -> str:
+        """The litmus program's name (its ``COW`` line)."""
+        first = self.litmus.splitlines()[0] if self.litmus else ""
+        return first.split(None, 1)[1] if first.startswith("COW ") and " " in first else f"{self.engine}-{self.era}"
+
+    @classmethod
+    def of(cls, f: object) -> "WorldFinding":
+        """From a ``stateful.StatefulFinding`` (read by its fields, so that this
+        module imports nothing of the world's search)."""
+        return cls(f.era, f.guarantee, f.severity, f.expected, f.engine, f.litmus,  # type: ignore[attr-defined]
+                   Observation(f.verdict.lower()), f.steps, f.seconds, f.seed,  # type: ignore[attr-defined]
+                   f.explanation, list(f.history), f.fixed_by, f.cow_c)  # type: ignore[attr-defined]
+
+
+def litmus_results(file: str, line: int, test: str, explorations: Sequence[object], engine: str = "litmus"
+                   ) -> List[LitmusResult]:
+    """The per-era results of one litmus file, from the explorer's (or the
+    live runner's) ``Exploration`` of each era: the records a Report holds
+    and every format renders.  An era the file states no Result for is left
+    out (there is nothing to judge it by)."""
+    out = []
+    for x in explorations:
+        if x.expected is None:  # type: ignore[attr-defined]
+            continue
+        out.append(LitmusResult(file, line, test, x.era, engine,  # type: ignore[attr-defined]
+                                Observation(x.verdict.value.lower()), x.positive,  # type: ignore[attr-defined]
+                                x.positive + x.negative, Observation(x.expected.value.lower()),  # type: ignore
+                                x.expected is x.verdict))  # type: ignore[attr-defined]
+    return out
+
+
+SEARCH_RUN = f"{ids.CROSSHAIR}:{ids.SEARCH}:"  # a CrossHair soundness search's run name, before its subject
 
 
 @dataclass
@@ -138,10 +218,23 @@ class Report(DataClassJsonMixin):
     table: Dict[str, Dict[str, Dict[str, int]]] = field(default_factory=dict)
     divergences: List[Divergence] = field(default_factory=list)
     results: List[LitmusResult] = field(default_factory=list)  # what is not one fault: litmus verdicts per era
+    findings: List[WorldFinding] = field(default_factory=list)  # what a world search found (engine "stateful")
     schema_version: int = SCHEMA_VERSION
 
     def unexpected(self) -> List[Divergence]:
         return [d for d in self.divergences if not d.expected]
+
+    def unexpected_findings(self) -> List[WorldFinding]:
+        """The world findings the catalogue's history does not record."""
+        return [f for f in self.findings if not f.expected]
+
+    def add_finding(self, f: object) -> None:
+        """Where ``stateful.run_stateful`` puts what it finds."""
+        self.findings.append(f if isinstance(f, WorldFinding) else WorldFinding.of(f))
+
+    def failed(self) -> bool:
+        """Anything that makes a check exit 1, but history not reproduced (the caller's to add)."""
+        return bool(self.unexpected() or self.not_as_stated() or self.unexpected_findings())
 
     def not_as_stated(self) -> List[LitmusResult]:
         """The litmus results whose observation is not the file's Result:."""
@@ -151,4 +244,4 @@ class Report(DataClassJsonMixin):
         """The symbolic proofs that hit their budget without a verdict.  A
         soundness search that finds nothing always ends on its budget: its
         run says so, but it is a search, not a proof left unfinished."""
-        return [r for r in self.runs if r.verdict is Verdict.BUDGET and not r.engine.startswith(SEARCH_RUN)]
+        return [r for r in self.runs if r.verdict is Verdict.BUDGET and not isinstance(r.id, ids.Search)]

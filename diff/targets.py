@@ -20,6 +20,8 @@ from wpdiff.impl.layout import WORD_BITS
 from wpdiff.spec import era as spec_era
 from wpdiff.spec.history import SOLE_MAPPING
 
+from .ids import Builtin
+
 FastPath = Callable[[int], Tuple[int, int]]
 
 
@@ -31,7 +33,7 @@ class BadInput(ValueError):
 
 @dataclass(frozen=True)
 class Target:
-    name: str  # "builtin:v5.9" or "mypkg.mod:do_wp_page"
+    name: str  # its id (wpdiff.diff.ids): "builtin:v5.9", "mypkg.mod:do_wp_page", "kernel:SOURCE"
     era: str  # the era whose model it is compared with
     fast: FastPath
     builtin: bool
@@ -39,7 +41,7 @@ class Target:
 
 def builtin(era_id: str) -> Target:
     spec_era(era_id)
-    return Target(f"builtin:{era_id}", era_id, FASTPATHS[era_id], True)
+    return Target(str(Builtin(era_id)), era_id, FASTPATHS[era_id], True)
 
 
 def load(spec: str, base: str, option: str = "--") -> Target:

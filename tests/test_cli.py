@@ -230,3 +230,42 @@ def test_a_proof_that_hit_its_budget_is_not_called_agreement():
     assert "every fast path checked agrees" not in text(report, [])
     assert "1 symbolic check(s) hit the budget without a verdict" in text(report, [])
     assert [r.engine for r in report.unproved()] == ["crosshair:wp_page_copy:v5.10"]
+
+
+def test_explain_reads_the_world_guarantees_through_the_one_catalogue(capsys):
+    from wpdiff.diff.catalogue import CATALOGUE, FAULT, WORLD
+    from wpdiff.spec import INVARIANTS
+    from wpdiff.spec.world.guarantees import GUARANTEES
+
+    assert set(CATALOGUE) == set(INVARIANTS) | set(GUARANTEES) and not set(INVARIANTS) & set(GUARANTEES)
+    assert {r.kind for r in CATALOGUE.values() if r.id in GUARANTEES} == {WORLD}
+    assert {r.kind for r in CATALOGUE.values() if r.id in INVARIANTS} == {FAULT}
+    assert main(["explain", "no-leak-parent-to-child"]) == 0
+    out = capsys.readouterr().out
+    g = GUARANTEES["no-leak-parent-to-child"]
+    assert out.startswith(f"no-leak-parent-to-child ({g.severity.value}, from v5.7, a data-level guarantee")
+    assert "Eras that break it: v5.7, " in out and "(the litmus catalogue's Results)" in out
+    assert "  v5.7: litmus/" in out and f"cow.c: {g.cow_c}" in out
+    assert main(["explain", "nothing-such"]) == 2
+    assert "a world guarantee (no-leak-parent-to-child, " in capsys.readouterr().err
+
+
+def test_a_given_seed_is_not_announced_and_a_drawn_one_is(monkeypatch, capsys):
+    """Issue 14, item 10: without --seed the Hypothesis run draws one, runs
+    with it and prints it with the command that replays it."""
+    from wpdiff.diff import hypo
+
+    seeds = []
+
+    def fake(report, era_ids, targets, profile, seed, progress=None, database=True):
+        seeds.append(seed)
+
+    monkeypatch.setattr(hypo, "run_hypothesis", fake)
+    monkeypatch.setattr(hypo, "draw_seed", lambda: 1234)
+    assert main(["check", "--engine", "hypothesis", "--era", "v5.9", "--seed", "7"]) == 1  # history not reproduced
+    assert "seed" not in capsys.readouterr().err
+    assert main(["check", "--engine", "hypothesis", "--era", "v5.9"]) == 1
+    err = capsys.readouterr().err
+    assert seeds == [7, 1234]
+    assert ("wpdiff: Hypothesis ran with seed 1234 (drawn: none was given); to replay this run: "
+            "wpdiff check --engine hypothesis --era v5.9 --seed 1234\n") in err

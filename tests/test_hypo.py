@@ -60,7 +60,7 @@ def _history_search(profiles, finds=None):
     return fake
 
 
-def test_the_crosshair_profile_is_checked_against_history_as_hypothesis(monkeypatch, tmp_path):
+def test_the_crosshair_profile_is_checked_against_history_as_hypothesis(monkeypatch, tmp_path, capsys):
     profiles = []
     monkeypatch.setattr(hypo, "search", _history_search(profiles))
     out = tmp_path / "report.json"
@@ -69,7 +69,10 @@ def test_the_crosshair_profile_is_checked_against_history_as_hypothesis(monkeypa
     assert cli.main(argv) == 0
     assert set(profiles) == {"crosshair"}
     data = json.loads(out.read_text())
-    assert [(r["engine"], r["note"]) for r in data["runs"]] == [(ENGINE, "profile crosshair")]
+    # no --seed: the run drew one, ran with it, and says so with the command that replays it
+    seed = data["runs"][0]["note"].rpartition(", seed ")[2]
+    assert [(r["engine"], r["note"]) for r in data["runs"]] == [(ENGINE, f"profile crosshair, seed {seed}")]
+    assert f"to replay this run: wpdiff {' '.join(argv)} --seed {seed}\n" in capsys.readouterr().err
     # every finding is filed under an engine name `wpdiff check --engine` accepts, the name history is
     # checked under: a run filing them under another would leave history "not reproduced" (exit 1)
     assert data["divergences"] and {d["engine"] for d in data["divergences"]} == {ENGINE}

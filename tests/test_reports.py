@@ -399,8 +399,10 @@ ERA_LIST = ", ".join(ERAS)
         (set_("divergences.2.target", "model:v5.9"), "divergences[2].target: expected a fast path"),
         (set_("divergences.0.target", "builtin:v5.9"),
          "divergences[0].target: expected 'builtin:v5.7' (the divergence's era)"),
-        (set_("divergences.0.target", 5), "divergences[0].target: expected 'model:v5.7', 'builtin:v5.7' or a fast "
-                                          "path's 'package.module:function', got 5"),
+        (set_("divergences.0.target", 5), "divergences[0].target: expected 'model:v5.7', 'builtin:v5.7', a kernel "
+                                          "tree's 'kernel:SOURCE' or a fast path's 'package.module:function', got 5"),
+        (set_("divergences.0.target", "my pkg:f"), "divergences[0].target: expected 'model:v5.7', 'builtin:v5.7', "
+                                                   "a kernel tree's 'kernel:SOURCE' or a fast path's"),
         (set_("divergences.0.kernel_saw", {}), "divergences[0].kernel_saw: expected the word unpacked"),
         (set_("divergences.0.count", 0), "divergences[0].count: expected an integer >= 1, got 0"),
         (set_("divergences.0.explanation", None), "divergences[0].explanation: expected a string, got null"),
@@ -421,9 +423,9 @@ ERA_LIST = ", ".join(ERAS)
          "divergences[2].fast_path: expected a FastResult (an object), got \"reuse\""),
         (set_("runs.0.verdict", "maybe"), "runs[0].verdict: expected one of 'divergence found', 'all paths exhausted'"),
         (set_("runs", None), "runs: expected a list of engine runs, got null"),
-        (set_("schema_version", 1), "schema_version: expected 2 (the reports this wpdiff writes), got 1; version 1 "
+        (set_("schema_version", 1), "schema_version: expected 3 (the reports this wpdiff writes; 2 is read too), got 1; version 1 "
                                     "wrote words as JSON integers"),
-        (set_("schema_version", 3), "schema_version: expected 2 (the reports this wpdiff writes), got 3"),
+        (set_("schema_version", 4), "schema_version: expected 3 (the reports this wpdiff writes; 2 is read too), got 4"),
         (drop("schema_version"), "schema_version: missing; a Report has command, eras, runs"),
     ],
 )
@@ -560,3 +562,40 @@ def test_a_kernel_trees_divergence_in_text_sarif_and_replay(tmp_path, capsys):
     code = main(["replay", str(path)])
     out = capsys.readouterr().out
     assert code == 1 and "[reproduced exactly] v5.9: faithfulness -- UNEXPECTED" in out, out
+
+
+# ---- schema 3: world findings; a version-2 report still reads -------------------------------------------
+
+
+def test_a_version_2_report_reads_as_one_without_findings(saved, tmp_path, capsys):
+    old = copy.deepcopy(saved)
+    del old["findings"]
+    old["schema_version"] = 2
+    path = tmp_path / "v2.json"
+    path.write_text(json.dumps(old))
+    code, out, err = replay(path, capsys)
+    assert (code, err) == (0, "") and out.count("[reproduced exactly]") == 2
+    old["findings"] = []  # version 2 had no such field: a report claiming both is not one wpdiff wrote
+    path.write_text(json.dumps(old))
+    code, out, err = replay(path, capsys)
+    assert code == 2 and "findings: no such field in a version-2 report; version 3 has it" in err, err
+
+
+def test_a_world_finding_is_read_strictly(saved, tmp_path, capsys):
+    from wpdiff.diff.report import Observation, WorldFinding
+
+    data = copy.deepcopy(saved)
+    f = WorldFinding("v5.8", "pin-coherent", "corruption", True, "stateful", "COW x\n", Observation.ALWAYS, 4, 0.5,
+                     1, "the pin reads 1", ["iouring-fork.litmus"])
+    data["findings"] = [json.loads(f.to_json())]
+    path = tmp_path / "r.json"
+    path.write_text(json.dumps(data))
+    assert replay(path, capsys)[0] == 0
+    del data["findings"][0]["litmus"]
+    path.write_text(json.dumps(data))
+    code, out, err = replay(path, capsys)
+    assert code == 2 and "findings[0].litmus: missing; a WorldFinding has era, guarantee, severity" in err, err
+    data["findings"][0]["litmus"], data["findings"][0]["observed"] = "COW x\n", "often"
+    path.write_text(json.dumps(data))
+    code, out, err = replay(path, capsys)
+    assert code == 2 and "findings[0].observed: expected one of 'never', 'sometimes', 'always'" in err, err
