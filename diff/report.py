@@ -206,6 +206,22 @@ def litmus_results(file: str, line: int, test: str, explorations: Sequence[objec
     return out
 
 
+def litmus_report(command: str, files: Sequence[object], seconds: float = 0.0, engine: str = "litmus") -> "Report":
+    """A Report of litmus runs, for the shared renderers: `files` are what
+    ``wpdiff litmus`` builds per file (``diff.litmus.herd``'s per-file
+    record: ``file``, ``name``, ``exists_line`` and one ``Exploration`` per
+    era), each era's verdict becomes a :class:`LitmusResult`, and one run
+    says how many interleavings were explored."""
+    results = [r for f in files for r in litmus_results(f.file, f.exists_line, f.name,  # type: ignore[attr-defined]
+                                                        f.explorations, engine)]  # type: ignore[attr-defined]
+    eras = list(dict.fromkeys(x.era for f in files for x in f.explorations))  # type: ignore[attr-defined]
+    explored = sum(x.interleavings for f in files for x in f.explorations)  # type: ignore[attr-defined]
+    wrong = [r for r in results if not r.matches]
+    run = EngineRun(engine, Verdict.DIVERGENCE if wrong else Verdict.CLEAN, explored, round(seconds, 2),
+                    f"{len(files)} file(s), {len(results)} era verdict(s) judged against their Result: lines")
+    return Report(command=command, eras=eras, runs=[run], results=results)
+
+
 SEARCH_RUN = f"{ids.CROSSHAIR}:{ids.SEARCH}:"  # a CrossHair soundness search's run name, before its subject
 
 

@@ -599,3 +599,32 @@ def test_a_world_finding_is_read_strictly(saved, tmp_path, capsys):
     path.write_text(json.dumps(data))
     code, out, err = replay(path, capsys)
     assert code == 2 and "findings[0].observed: expected one of 'never', 'sometimes', 'always'" in err, err
+
+
+def test_a_litmus_run_renders_through_the_shared_renderers():
+    """What ``wpdiff litmus`` explores, as the one LitmusResult type of
+    Report.results: every format, SARIF at the file's exists line."""
+    from wpdiff.diff.litmus.explore import explore
+    from wpdiff.diff.litmus.herd import LitmusResult as PerFile
+    from wpdiff.diff.litmus.syntax import parse
+    from wpdiff.diff.render import junit, tap, text
+    from wpdiff.diff.report import Observation, litmus_report
+
+    path = TESTS.parent / "litmus" / "iouring-fork.litmus"
+    program = parse(path.read_text(), str(path))
+    xs = tuple(explore(program, e) for e in ("v5.8", "v5.9"))
+    per_file = PerFile(str(path), program.name, program.exists_loc.line, program.exists_loc.col, str(program.exists), xs)
+    report = litmus_report("litmus " + str(path), [per_file], 0.1)
+    assert [(r.era, r.observed, r.stated, r.matches) for r in report.results] == [
+        ("v5.8", Observation.ALWAYS, Observation.ALWAYS, True), ("v5.9", Observation.NEVER, Observation.NEVER, True)]
+    line = path.read_text().splitlines().index("exists (P0:r0 = 1)") + 1
+    assert {r.line for r in report.results} == {line} and not report.failed()
+    doc = json.loads(sarif(report, []))
+    check_sarif(doc)
+    regions = [r["locations"][0]["physicalLocation"]["region"]["startLine"] for r in doc["runs"][0]["results"]]
+    assert regions == [line, line]
+    assert f"v5.8: litmus iouring-fork ({path}:{line}) -- as stated, litmus: always" in text(report, [])
+    assert "testcase" in junit(report, []) and "ok 1 litmus: v5.8 litmus iouring-fork" in tap(report, [])
+    # a Result the exploration does not bear out fails, in the one type
+    wrong = PerFile(str(path), program.name, line, 1, "", (xs[0].__class__(**{**xs[0].__dict__, "expected": xs[1].verdict}),))
+    assert litmus_report("litmus", [wrong]).not_as_stated()
