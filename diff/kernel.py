@@ -187,21 +187,23 @@ def faithfulness(tree: Tree, era: exhaustive.EraSweep, states) -> Tuple[List[Div
     return out, {"differ": int(bad.size), "asserts": sum(len(m) for m in fired.values())}
 
 
-def soundness(tree: Tree, era: exhaustive.EraSweep, states) -> List[Divergence]:
-    """The invariants the C breaks on admitted states, judged as --fastpath is."""
+def soundness(tree: Tree, era: exhaustive.EraSweep, states) -> Tuple[List[Divergence], str]:
+    """The invariants the C breaks on admitted states, judged state by state
+    as --fastpath is (``regression.compare``): a break the era's own model
+    has on the same state is inherited (expected), any other a regression.
+    Returns the divergences and the comparison's summary (what it fixes too)."""
+    from . import regression
+
     lib = tree.library(era.era)
     after, trace, _ = lib.run(era.words)
-    invariants = exhaustive.applicable(era.era)
-    findings: Dict[str, exhaustive.Finding] = {}
-    for i in np.flatnonzero(era.admitted_mask).tolist():
-        found = exhaustive.result_violations(era.era, states[i], (int(after[i]), int(trace[i])), invariants)
-        exhaustive._record(findings, states[i], found)
+    c = regression.compare(era, tree.name, states, after, trace)
     out = []
-    for inv, f in sorted(findings.items()):
-        word = concretize(era.era, f.state)
-        out.append(soundness_divergence(era.era, inv, f.state, word, f.message, f.count, ENGINE, tree.name,
-                                        inherited=inv in era.findings, fast=lib))
-    return out
+    for tallies, inherited in ((c.regressions, False), (c.inherited, True)):
+        for inv, t in sorted(tallies.items()):
+            word = concretize(era.era, t.state)
+            out.append(soundness_divergence(era.era, inv, t.state, word, t.message, t.count, ENGINE, tree.name,
+                                            inherited=inherited, fast=lib))
+    return out, c.summary()
 
 
 def placement(tree: Tree, sweep: exhaustive.Sweep) -> List[Tuple[str, int, int]]:
@@ -237,7 +239,7 @@ def run_exhaustive(report: Report, tree: Tree, space: str, jobs: int, place: boo
     era = sweep.eras[tree.era]
     found, counts = faithfulness(tree, era, states)
     report.divergences += found
-    sound = soundness(tree, era, states)
+    sound, judged = soundness(tree, era, states)
     report.divergences += sound
     report.table.setdefault(ENGINE, {})[tree.name] = {d.invariant: d.count for d in sound}
     line = ""
@@ -249,7 +251,7 @@ def run_exhaustive(report: Report, tree: Tree, space: str, jobs: int, place: boo
     note = (f"space {space}: {len(states)} states, {era.admitted} admitted by {tree.era}; the kernel's C differs "
             f"from the model on {counts['differ']}, assertions fire on {counts['asserts']}; "
             f"{tree.unit.generation.name} API ({tree.unit.generation.releases}), {len(tree.unit.functions)} "
-            f"functions extracted, built in {tree.seconds:.2f} s" + (f"; {line}" if line else ""))
+            f"functions extracted, built in {tree.seconds:.2f} s; {judged}" + (f"; {line}" if line else ""))
     mine = [d for d in report.divergences if d.target == tree.name]
     report.runs.append(EngineRun(ENGINE, Verdict.DIVERGENCE if mine else Verdict.CLEAN, len(states) * len(eras),
                                  round(time.perf_counter() - start, 2), note))
