@@ -100,9 +100,12 @@ def _engines(config: pytest.Config, report: "Report", engines: Sequence[Engine],
 
     settings = Settings(space=config.getoption("wpdiff_space"), profile=config.getoption("wpdiff_profile"),
                         budget=config.getoption("wpdiff_budget"), jobs=config.getoption("wpdiff_jobs"))
-    for engine in engines:
-        if not (engine.faults or builtins):  # a world search takes no user's fast path (wpdiff litmus --fastpath)
-            continue
+    ran = [e for e in engines if e.faults or builtins]  # a world search takes no user's fast path
+    if not ran:
+        raise WpdiffFailure(f"wpdiff: --wpdiff-engine={engines[0].name} takes no fast path: it searches the world, "
+                            "whose faults the era's model decides (wpdiff litmus --fastpath runs programs on the "
+                            "fast paths)")
+    for engine in ran:
         engine.run(report, eras, targets, settings, None)
         if builtins:
             missing += missing_history(report, engine.name, eras, settings=settings)

@@ -14,7 +14,8 @@ into the packed word.
 from wpdiff.impl.fieldword import FieldWord
 from wpdiff.impl.layout import FIELD, PAGE_FLAGS
 
-from .targets import Target
+from .ids import Mutant, UserPath, target_id
+from .targets import BadInput, Target
 
 _FLAGS = ("locked", "dirty", "lru", "owner_priv_1", "writeback", "head", "swapbacked", "anon_exclusive")
 _COUNTERS = ("refcount", "mapcount", "large_mapcount", "order", "others_mapcount", "swapcount")
@@ -77,12 +78,15 @@ def _bounds() -> str:
 
 def _fast_source(target: Target) -> str:
     """The expression that gets the target's fast path in a generated module."""
-    module, _, attr = target.name.partition(":")
+    name = target_id(target.name)
     if target.builtin:
         return f'importlib.import_module("wpdiff.impl.fastpath").FASTPATHS["{target.era}"]'
-    if module == "mutant":
-        return f'importlib.import_module("wpdiff.impl.mutants").MUTANTS[{attr!r}].load()'
-    return f"importlib.import_module({module!r}).{attr}"
+    if isinstance(name, Mutant):
+        return f'importlib.import_module("wpdiff.impl.mutants").MUTANTS[{name.id!r}].load()'
+    if isinstance(name, UserPath):
+        return f"importlib.import_module({name.module!r}).{name.function}"
+    raise BadInput(f"{target.name}: CrossHair checks a fast path written in Python (built-in, a mutant or "
+                   "'package.module:function'); a kernel tree's C is checked by wpdiff kernel")
 
 
 def contract_source(target: Target, cut: bool) -> str:

@@ -240,3 +240,11 @@ def test_debian_61_as_a_test_item(pytester):
     result = pytester.runpytest("-v", f"--wpdiff-kernel={DEBIAN_61}", *FAST)
     result.stdout.fnmatch_lines(["*kernel?*linux-source-6.1.tar.xz? PASSED*"])
     result.assert_outcomes(passed=1)
+
+
+def test_a_world_engine_takes_no_fast_path_and_says_so_in_one_line(user):
+    result = user.runpytest("--wpdiff-fastpath=samecow:do_wp_page", "--wpdiff-base=v6.15",
+                            "--wpdiff-engine=stateful")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["wpdiff: --wpdiff-engine=stateful takes no fast path: it searches the world*"])
+    assert "Traceback" not in result.stdout.str()
