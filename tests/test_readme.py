@@ -26,3 +26,14 @@ def test_the_space_sizes_are_the_spaces():
     for name, words in (("small", "default; "), ("full", ""), ("visible", "")):
         n = len(exhaustive.space(name))
         assert re.search(rf"{name}` \(({words})?{n:,}", README), f"the README does not say {name} has {n:,} states"
+
+
+def test_the_eras_table_is_the_eras():
+    rows = re.findall(r"^\| (v\d[\w.-]*) \| ([^|]+) \| [^|]+ \|$", README, re.M)
+    assert [(e, span.strip()) for e, span in rows] == [(e.id, e.span) for e in ERAS.values()]
+
+
+def test_the_layers_the_readme_names_exist():
+    root = Path(__file__).resolve().parent.parent
+    for layer in re.findall(r"^- \*\*`(\w+)/`\*\*", README, re.M):
+        assert (root / layer).is_dir(), layer
