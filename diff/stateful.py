@@ -895,9 +895,9 @@ def _ranges(verdicts: Sequence[Tuple[str, Verdict]]) -> str:
     return "; ".join(f"{', '.join(sp)} {v.value}" for v, sp in sorted(by_verdict.items(), key=lambda kv: first[kv[0]]))
 
 
-def litmus_text(name: str, init: Tuple[Init, ...], lines: Sequence[Line], gid: str, comment: str) -> Tuple[str, str]:
+def litmus_text(name: str, init: Tuple[Init, ...], lines: Sequence[Line], gid: str, comment: str) -> str:
     """The program as a litmus file whose exists is `broken gid`, with a
-    Result: for every era the program runs on; and the verdict per era."""
+    Result: for every era the program runs on (as the explorer finds it)."""
     lines = _renamed(init, lines)
     body = [" || ".join(s.text for s in line.steps) for line in lines]
     inits = "; ".join(f"{i.process}: {i.kind} {i.addr} = {i.value}" for i in init)
@@ -915,7 +915,7 @@ def litmus_text(name: str, init: Tuple[Init, ...], lines: Sequence[Line], gid: s
     text = comment.replace("(*", "( *").replace("*)", "* )").replace("Result:", "Result -")
     wrapped = _wrap(text + note.replace("\n   ", " "))
     head = [f"COW {name}", "(* " + "\n   ".join(wrapped), f"   Result: {_ranges(verdicts)} *)"]
-    return "\n".join(head + ["{ " + inits + " }", *body, exists, ""]), ""
+    return "\n".join(head + ["{ " + inits + " }", *body, exists, ""])
 
 
 def _wrap(text: str, width: int = 72) -> List[str]:
@@ -944,7 +944,7 @@ def finding(era_id: str, b: Broken, seconds: float, seed: Optional[int]) -> Stat
     comment = (f"Found from scratch by the stateful search on {era_id} (seed {seed}), first after {seconds:.2f} s, "
                f"shrunk to {len(lines)} steps.  It breaks {gid}: {g.guarantee}.  {why}.  {hist}")
     name = f"stateful-{era_id}-{gid}"
-    text, _ = litmus_text(name, init, lines, gid, comment)
+    text = litmus_text(name, init, lines, gid, comment)
     x = explore(parse(text, name), era_id)
     return StatefulFinding(era_id, gid, g.severity.value, bool(recorded), text, x.verdict.value, len(lines),
                            round(seconds, 3), seed, why, recorded, g.fixed_by, g.cow_c)
