@@ -8,7 +8,7 @@ from typing import Sequence, Tuple, Union
 
 from wpdiff.spec import ERAS
 
-from .ids import Builtin, Kernel, Missing, engine_of, missing as as_missing
+from .ids import Builtin, Kernel, Missing, PerEra, engine_of, missing as as_missing
 from .report import Compared, Divergence, LitmusResult, Report, Verdict, WorldFinding
 
 Missed = Sequence[Union[str, Missing]]  # history not reproduced: records, or the strings a report lists
@@ -96,7 +96,7 @@ def text(report: Report, missing: Missed) -> str:
         verdict = run.verdict.value
         engine = engine_of(run.engine)
         found = [d.expected for d in report.divergences if d.engine == engine]
-        found += [f.expected for f in report.findings if str(run.id) == f"{f.engine}:{f.era}"]
+        found += [f.expected for f in report.findings if run.id == PerEra(f.engine, f.era)]
         if run.verdict is Verdict.DIVERGENCE and found and all(found):
             verdict += ", all of them expected"  # history's findings: the verdict line below says nothing unexpected
         out.append(f"  {run.engine}: {verdict} ({run.checked} checked, {run.seconds} s)"
