@@ -817,8 +817,8 @@ def minimize(init: Tuple[Init, ...], lines: Sequence[Line], era_id: str, gid: st
                     lines, changed = cand, True
                     break
     for i in reversed(range(len(init))):
-        if i == 0:
-            continue
+        if len(init) == 1:
+            break
         cand_init = init[:i] + init[i + 1:]
         if _breaks(cand_init, lines, era_id, gid):
             init = cand_init
