@@ -90,3 +90,18 @@ def test_step_that_cannot_run_is_named():
     program = parse("COW t\n{ P0: anon a = 1 }\nP0: mprotect a ro\nP0: write a = 2\nexists (P0:copied a)\n", "t")
     with pytest.raises(ProgramError, match=r"t:4:1: step 'P0: write a = 2' cannot run in v5.7: .*read-only"):
         run_sequential(program, "v5.7")
+
+
+def test_a_small_folio_refaulted_into_a_large_mapping_is_projected_by_its_own_page():
+    # After a DONTNEED of a large mapping, page 1 of the mapping faults in as
+    # a folio of one page: its page 0.  The projection and the copy must use
+    # the page of the folio the PTE maps, not the page of the mapping.
+    from wpdiff.diff.litmus.explore import explore
+    from wpdiff.diff.litmus.syntax import parse
+
+    program = parse(
+        "COW refault-into-large\n(* Result: Never *)\n{ P0: large b = 1 }\n"
+        "P0: write b[3] = 2 || P0.t1: madvise b dontneed\nP0: write b[1] = 3\nP0: fork P1\n"
+        "P0: write b[1] = 4\nP1: read b[1] -> r0\nexists (P1:r0 = 4)\n", "refault-into-large.litmus")
+    for era_id in ERAS:
+        assert explore(program, era_id).as_stated, era_id

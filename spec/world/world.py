@@ -222,8 +222,15 @@ class World:
     # ---- who holds a folio ------------------------------------------------------
 
     def mappers(self, fid: int) -> List[Tuple[int, str, int]]:
-        """(mm, address, page) of every present PTE mapping folio `fid`."""
+        """(mm, address, page of the mapping) -- the key of its PTE -- of every
+        present PTE mapping folio `fid`."""
         return [(m.id, a, s) for m in self.mms.values() for (a, s), p in m.ptes.items() if p.folio == fid]
+
+    def mapped_pages(self, fid: int) -> List[Tuple[int, int]]:
+        """(mm, page of the folio) of every present PTE mapping folio `fid`:
+        after a DONTNEED and a new fault, page 1 of a mapping may be a folio
+        of one page, its page 0."""
+        return [(m.id, p.sub) for m in self.mms.values() for p in m.ptes.values() if p.folio == fid]
 
     def swap_ptes(self, slot: int) -> List[Tuple[int, str, int]]:
         return [(m.id, a, s) for m in self.mms.values() for (a, s), p in m.ptes.items() if p.slot == slot]
@@ -268,7 +275,7 @@ class World:
         def renumber(s: int) -> int:
             return 0 if s == sub else (sub if s == 0 else s)
 
-        holders: List[Holder] = [mapping_holder(m, renumber(s)) for m, _, s in self.mappers(f.id)]
+        holders: List[Holder] = [mapping_holder(m, renumber(s)) for m, s in self.mapped_pages(f.id)]
         for r in self.pipes.values():
             if r.folio == f.id:
                 holders.append(get_holder(r.owner, writable=r.writable, taken_while_shared=r.taken_while_shared))
@@ -308,12 +315,15 @@ class World:
             f.slot = None
             f.dirty = True
 
-    def install_copy(self, mm: int, addr: str, sub: int, old: Folio, cpu: int, writable: bool) -> Folio:
+    def install_copy(self, mm: int, addr: str, idx: int, old: Folio, cpu: int, writable: bool) -> Folio:
         """wp_page_copy() once the PTE is found unchanged: a new small page
-        with a copy of the data replaces page `sub` of `old` in this PTE."""
-        new = self.new_folio(1, old.data[sub], cpu)
+        with a copy of the data replaces, in the PTE of page `idx` of the
+        mapping, the page of `old` that PTE maps (not always page `idx` of
+        the folio: after a DONTNEED a mapping's page 1 may be a small folio)."""
+        page = self.mms[mm].ptes[(addr, idx)].sub
+        new = self.new_folio(1, old.data[page], cpu)
         new.ae = [self.policy("anon-exclusive-flag")]
-        self.mms[mm].ptes[(addr, sub)] = Pte(folio=new.id, sub=0, write=writable)
+        self.mms[mm].ptes[(addr, idx)] = Pte(folio=new.id, sub=0, write=writable)
         self.maybe_free(old)
         return new
 
