@@ -136,6 +136,7 @@ def run_exhaustive(
     what = f"exhaustive: the models of {len(need)} era(s) over {len(states):,} states ({space}), part"
     sweep = exhaustive.sweep(need, space, jobs, (lambda i, n: progress(what, i, n)) if progress else None)
     table: Dict[str, Dict[str, int]] = {}
+    notes: List[str] = []
     for era_id in era_ids:
         era = sweep.eras[era_id]
         table[era_id] = {inv: f.count for inv, f in era.findings.items()}
@@ -152,16 +153,24 @@ def run_exhaustive(
                 faithfulness_divergence(target, mismatch.state, mismatch.word, mismatch.got, mismatch.count, "exhaustive")
             )
         if not target.builtin:
-            base = era.findings
-            found = exhaustive.fastpath_findings(era, target, states, exhaustive.applicable(target.era))
-            table[target.name] = {inv: f.count for inv, f in found.items()}
-            for inv, f in sorted(found.items()):
-                report.divergences.append(
-                    soundness_divergence(
-                        target.era, inv, f.state, concretize(target.era, f.state), f.message, f.count, "exhaustive",
-                        target.name, inherited=inv in base, fast=target.fast,
+            # state by state (diff/regression.py): a break the base's model has on the same state is
+            # inherited, any other is a regression; the states the change fixes are named in the note
+            from . import regression
+
+            after, trace = exhaustive._results(target, era.words)
+            judged = regression.compare(era, target.name, states, after, trace)
+            notes.append(judged.summary())
+            broke = {**judged.inherited, **judged.regressions}
+            table[target.name] = {inv: sum(t[inv].count for t in (judged.regressions, judged.inherited) if inv in t)
+                                  for inv in broke}
+            for tallies, inherited in ((judged.regressions, False), (judged.inherited, True)):
+                for inv, t in sorted(tallies.items()):
+                    report.divergences.append(
+                        soundness_divergence(
+                            target.era, inv, t.state, concretize(target.era, t.state), t.message, t.count,
+                            "exhaustive", target.name, inherited=inherited, fast=target.fast,
+                        )
                     )
-                )
     checked = sum(sweep.eras[e].states for e in need)
     report.table.setdefault("exhaustive", {}).update(table)
     found_any = any(d.engine == "exhaustive" for d in report.divergences)
@@ -171,6 +180,6 @@ def run_exhaustive(
             Verdict.DIVERGENCE if found_any else Verdict.CLEAN,
             checked,
             round(time.perf_counter() - start, 2),
-            f"space {space}: {len(states)} states x {len(need)} era(s)",
+            f"space {space}: {len(states)} states x {len(need)} era(s)" + "".join(f"; {n}" for n in notes),
         )
     )

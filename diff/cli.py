@@ -20,7 +20,8 @@ from typing import List, Optional, Sequence
 
 from wpdiff.spec import ERAS, INVARIANTS, UnknownEra
 from wpdiff.spec.eras import resolve
-from wpdiff.spec.history import FINDINGS
+from wpdiff.spec.eras import ALIASES
+from wpdiff.spec.history import FINDINGS, KEPT
 
 from .check import missing_records
 from .engines import Settings, names, selected
@@ -299,12 +300,16 @@ def cmd_explain(args: argparse.Namespace) -> int:
               + ("" if rule.kind == FAULT else " (the litmus catalogue's Results)"))
         for era_id, why in broken:
             print(f"  {era_id}: {why}")
+        if ident in KEPT:
+            print(textwrap.fill(f"Kept by every era: {KEPT[ident]}", 79))
         return 0
-    if ident in ERAS:
-        era = ERAS[ident]
-        print(f"{era.id} ({era.releases}): {era.title}\n")
+    if ident in ERAS or ident in ALIASES:
+        era, note = resolve(ident)
+        if note:
+            print(f"({note})\n")
+        print(f"{era.id} ({era.span}): {era.title}\n")
         print(era.story + "\n")
-        broken = [f"{f.invariant}" for f in FINDINGS if f.era == ident]
+        broken = [f"{f.invariant}" for f in FINDINGS if f.era == era.id]
         print(f"Breaks: {', '.join(broken) or 'nothing it admits'}")
         return 0
     raise BadInput(

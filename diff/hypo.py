@@ -49,7 +49,7 @@ from wpdiff.spec.history import expected
 from wpdiff.spec.state import FaultState
 from wpdiff.spec.strategies import fault_states
 
-from . import exhaustive
+from . import exhaustive, regression
 from .check import faithfulness_divergence, soundness_divergence
 from .ids import Model
 from .report import EngineRun, Report, Verdict
@@ -204,7 +204,8 @@ def search(
             if only is None and key not in known and got != concretize_outcome(era_id, state, outcome):
                 raise _kind(key)(key, state, (word, got))
             if not target.builtin and soundness:
-                for v in exhaustive.result_violations(era_id, state, got, invariants):
+                # a change fails on what it breaks that the base keeps on this very state
+                for v in regression.regressions(era_id, state, got, invariants, outcome):
                     key = f"{target.name}:{v.invariant}"
                     if only in (None, v.invariant) and key not in known:
                         raise _kind(key)(key, state, v)
@@ -261,7 +262,7 @@ def run_hypothesis(
                 soundness_divergence(
                     era_id, invariant, f.state, word, f.detail.message, 1, ENGINE,
                     target.name if target else str(Model(era_id)), seed=seed, fast=target.fast if target else None,
-                    inherited=target is not None and expected(era_id, invariant),
+                    inherited=False,  # a change's finding here is a regression: the base keeps it on this state
                 )
             )
         if progress:

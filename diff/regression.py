@@ -225,20 +225,14 @@ INFORMATIONAL = (
 
 
 def informational(run: EngineRun) -> bool:
-    """A CrossHair proof that a user's fast path (not a built-in one, not a
-    copy lemma) equals its base era's model: a change is allowed to differ,
-    so neither its divergence nor its budget hit fails the check."""
-    if not run.engine.startswith("crosshair:") or run.engine.startswith(SEARCH_RUN):
-        return False
-    what = run.engine[len("crosshair:"):]
-    return not what.startswith(("builtin:", "wp_page_copy:"))
+    """``EngineRun.informational``: a change's equivalence proof."""
+    return run.informational
 
 
 def unproved(report: Report) -> List[EngineRun]:
-    """``Report.unproved()`` without the informational proofs: what exit 3
-    ("budget hit, no verdict") is about -- a proof the check depends on,
-    or a guarantee search."""
-    return [r for r in report.unproved() if not informational(r)]
+    """``Report.unproved()``, which leaves the informational proofs out: what
+    exit 3 ("budget hit, no verdict") is about."""
+    return report.unproved()
 
 
 def mark_informational(report: Report) -> None:

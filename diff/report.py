@@ -114,6 +114,16 @@ class EngineRun(DataClassJsonMixin):
     def id(self) -> ids.RunId:
         return ids.run_id(self.engine)
 
+    @property
+    def informational(self) -> bool:
+        """A CrossHair proof that a change (a user's fast path, a mutant, a
+        kernel tree -- not a built-in fast path, not a copy lemma) equals its
+        base era's model: a change is allowed to differ, so neither its
+        divergence nor its budget hit fails the check; its guarantees are
+        judged by the soundness searches."""
+        run = self.id
+        return isinstance(run, ids.Proof) and not isinstance(run.target, ids.Builtin)
+
 
 class Observation(str, Enum):
     """How often a litmus test's outcome is reached: herd's Never / Sometimes / Always."""
@@ -260,4 +270,5 @@ class Report(DataClassJsonMixin):
         """The symbolic proofs that hit their budget without a verdict.  A
         soundness search that finds nothing always ends on its budget: its
         run says so, but it is a search, not a proof left unfinished."""
-        return [r for r in self.runs if r.verdict is Verdict.BUDGET and not isinstance(r.id, ids.Search)]
+        return [r for r in self.runs
+                if r.verdict is Verdict.BUDGET and not isinstance(r.id, ids.Search) and not r.informational]

@@ -169,11 +169,12 @@ def _collect(report: Report, pool: ThreadPoolExecutor, same: Dict[tuple, List[Ta
         tick()
         table[key] = {f.invariant: 1 for f in search.found}
         for f in search.found:
-            # A user's fast path inherits what its base era breaks, as in the exhaustive engine.
+            # a user's fast path is searched for regressions only (symbolic_search.judge): what it
+            # breaks on a state where its base's model keeps the guarantee
             report.divergences.append(soundness_divergence(
                 era_id, f.invariant, f.state, concretize(era_id, f.state), f.message, 1, "crosshair",
                 target.name if target else str(Model(era_id)),
-                inherited=target is not None and expected(era_id, f.invariant),
+                inherited=False,
                 fast=target.fast if target else None,
             ))
         note = f"{search_budget:g} s budget"
@@ -185,3 +186,6 @@ def _collect(report: Report, pool: ThreadPoolExecutor, same: Dict[tuple, List[Ta
         assert isinstance(subject, (str, UserPath, Mutant)), subject  # an era's model, or a user's fast path
         report.runs.append(EngineRun(str(SearchRun(subject)), Verdict.DIVERGENCE if search.found else search.verdict,
                                      search.paths, round(search.seconds, 2), note))
+    from . import regression
+
+    regression.mark_informational(report)  # a change's equivalence proof says that it fails nothing

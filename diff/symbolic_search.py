@@ -94,14 +94,17 @@ class Search:
 def judge(era_id: str, fast: Optional[FastPath], state: FaultState) -> List[Violation]:
     """The invariants broken on `state`, if era `era_id` admits it: by the
     era's model, or by the fast path `fast` standing in for it (judged on
-    the outcome its result stands for, as the exhaustive engine does)."""
+    the outcome its result stands for, state by state: only what it breaks
+    that the era's model keeps on this state, ``regression.regressions``)."""
+    from . import regression
+
     era = ERAS[era_id]
     if not era.admits(state):
         return []
     if fast is None:
         return violations(era, state)
     word = concretize(era_id, state)
-    return exhaustive.result_violations(era_id, state, fast(word), exhaustive.applicable(era_id))
+    return regression.regressions(era_id, state, fast(word))
 
 
 def _breaks(era_id: str, fast: Optional[FastPath], invariant: str, values: Sequence[bool]) -> Optional[str]:
