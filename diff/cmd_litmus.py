@@ -12,11 +12,11 @@ whose span holds ``uname -r`` (``wpdiff.diff.live.judge``).
 
 import argparse
 import os
-import sys
-import tempfile
 import time
 from typing import List, Tuple
 
+from .output import destination, infer_format
+from .render import FORMATS
 from .targets import BadInput
 
 EXIT_CODES = """\
@@ -36,8 +36,10 @@ def register(subparsers) -> None:  # type: ignore[no-untyped-def]
     p.add_argument("paths", nargs="+", metavar="FILE|DIR", help="litmus files, or directories of *.litmus")
     p.add_argument("--era", default="all", help="an era id (or a release like 6.1), or 'all' (default)")
     p.add_argument("--witness", action="store_true", help="print one interleaving that reaches the outcome")
-    p.add_argument("--format", choices=("text", "json", "sarif"), default="text")
-    p.add_argument("-o", "--output", metavar="FILE", help="write the report here instead of stdout")
+    p.add_argument("--format", choices=FORMATS, default=None,
+                   help="text (herd-style), or the shared report: json, sarif (at each file's exists line), "
+                        "junit, tap (default: from -o's suffix, else text)")
+    p.add_argument("-o", "--output", metavar="FILE", help="write the report here (default: standard output)")
     p.add_argument("--fastpath", action="store_true",
                    help="also run every program with the fast paths' decisions; they must be identical")
     p.add_argument("--live", action="store_true", help="run the programs on this machine's kernel")
@@ -85,35 +87,22 @@ def era_ids(spec: str) -> List[str]:
         raise BadInput(f"--era: {e}") from None
 
 
-def _write(text: str, output: str) -> None:
-    if not output:
-        sys.stdout.write(text)
-        return
-    directory = os.path.dirname(os.path.abspath(output))
-    if not os.path.isdir(directory):
-        raise BadInput(f"-o {output}: no such directory {directory}")
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".wpdiff-")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, output)
-    except BaseException:
-        os.unlink(tmp)
-        raise
-
-
 def run(args: argparse.Namespace) -> int:
     from wpdiff.spec.world.world import ProgramError
 
     from .litmus import faithful
     from .litmus.explore import explore
-    from .litmus.herd import FORMATS, LitmusReport, LitmusResult
+    from .litmus.herd import LitmusFile, LitmusReport, render_text
+    from .render import render
+    from .report import EngineRun, Verdict, litmus_report
 
     if args.runs is not None and args.runs < 1:
         raise BadInput(f"--runs {args.runs}: expected a number of runs >= 1")
+    fmt = infer_format(args.output, args.format)
+    out = destination(args.output)  # refused now, before anything runs
     programs = [(path, load(path)) for path in files(args.paths)]
     if args.live:
-        return _live(args, programs)
+        return _live(args, programs, fmt, out)
     eras = era_ids(args.era)
     t0 = time.perf_counter()
     results = []
@@ -126,16 +115,24 @@ def run(args: argparse.Namespace) -> int:
                     diffs.extend(faithful.differences(program, e))
         except ProgramError as e:
             raise BadInput(str(e)) from None
-        results.append(LitmusResult(path, program.name, program.exists_loc.line, program.exists_loc.col,
+        results.append(LitmusFile(path, program.name, program.exists_loc.line, program.exists_loc.col,
                                     str(program.exists), xs, (not diffs) if args.fastpath else None, tuple(diffs)))
-    report = LitmusReport(tuple(results), time.perf_counter() - t0)
-    render = FORMATS[args.format]
-    text = render(report, args.witness) if args.format == "text" else render(report)  # type: ignore[operator]
-    _write(text, args.output or "")
-    return 0 if report.ok else 1
+    seconds = time.perf_counter() - t0
+    herd = LitmusReport(tuple(results), seconds)
+    if fmt == "text":
+        out.write(render_text(herd, args.witness))
+        return 0 if herd.ok else 1
+    shared = litmus_report("litmus " + " ".join(args.paths), results, seconds)
+    if args.fastpath:
+        differ = [d for r in results for d in r.fastpath_diffs]
+        shared.runs.append(EngineRun("litmus-fastpath", Verdict.DIVERGENCE if differ else Verdict.CLEAN,
+                                     len(results), 0.0, "; ".join(differ) or
+                                     "every program's executions are the same with the fast paths' decisions"))
+    out.write(render(shared, fmt, []))
+    return 0 if herd.ok else 1
 
 
-def _live(args: argparse.Namespace, programs: List[Tuple[str, object]]) -> int:
+def _live(args: argparse.Namespace, programs: List[Tuple[str, object]], fmt: str, out) -> int:  # type: ignore[no-untyped-def]
     try:
         from . import live
     except ImportError as e:
@@ -147,5 +144,5 @@ def _live(args: argparse.Namespace, programs: List[Tuple[str, object]]) -> int:
         items = live.check_live([program for _, program in programs], args.runs, era)
     except ProgramError as e:
         raise BadInput(str(e)) from None
-    _write(live.render(items, args.format), args.output or "")
+    out.write(live.render(items, fmt))
     return live.exit_code(j for j, _, _ in items)

@@ -605,7 +605,7 @@ def test_a_litmus_run_renders_through_the_shared_renderers():
     """What ``wpdiff litmus`` explores, as the one LitmusResult type of
     Report.results: every format, SARIF at the file's exists line."""
     from wpdiff.diff.litmus.explore import explore
-    from wpdiff.diff.litmus.herd import LitmusResult as PerFile
+    from wpdiff.diff.litmus.herd import LitmusFile as PerFile
     from wpdiff.diff.litmus.syntax import parse
     from wpdiff.diff.render import junit, tap, text
     from wpdiff.diff.report import Observation, litmus_report

@@ -1,14 +1,17 @@
-"""Herd-style output, the Result judge, and the litmus report (text, JSON, SARIF).
+"""Herd-style output and the Result judge of ``wpdiff litmus``.
 
 For each era, as herd7 prints a test: the distinct final states (registers,
 then each write fault's result, then the flags), ``Ok``/``No`` (does the
 exists condition hold on some state), the witnesses, the condition and the
 ``Observation NAME Never|Sometimes|Always P N`` line -- judged against the
 file's ``Result:`` the way ``tools/memory-model/scripts/judgelitmus.sh``
-judges: the observation must be the stated one.
+judges: the observation must be the stated one.  The other formats (JSON,
+SARIF at the ``exists`` line, JUnit, TAP) are the shared report's: each
+file's verdicts per era become ``wpdiff.diff.report.LitmusResult`` records
+(``report.litmus_report``) and go through the same renderers as every
+other run.
 """
 
-import json
 from dataclasses import dataclass
 from typing import List, Optional, Tuple
 
@@ -18,8 +21,8 @@ from wpdiff.spec.world.results import Exploration, Outcomes
 
 
 @dataclass(frozen=True)
-class LitmusResult(DataClassJsonMixin):
-    """One litmus file on the eras it ran on."""
+class LitmusFile(DataClassJsonMixin):
+    """One litmus file on the eras it ran on (its verdict per era: a report.LitmusResult)."""
 
     file: str
     name: str
@@ -37,7 +40,7 @@ class LitmusResult(DataClassJsonMixin):
 
 @dataclass(frozen=True)
 class LitmusReport(DataClassJsonMixin):
-    results: Tuple[LitmusResult, ...]
+    results: Tuple[LitmusFile, ...]
     seconds: float = 0.0
 
     @property
@@ -57,7 +60,7 @@ def state_line(o: Outcomes) -> str:
     return " ".join(parts) or "(no observations)"
 
 
-def render_one(r: LitmusResult, x: Exploration, witness: bool) -> str:
+def render_one(r: LitmusFile, x: Exploration, witness: bool) -> str:
     out = [f"Test {r.name} on {x.era} ({x.source})", f"States {len(x.outcomes)}"]
     for o in x.outcomes:
         mark = "*" if o.positive else " "
@@ -100,44 +103,3 @@ def render_text(report: LitmusReport, witness: bool = False) -> str:
                   + ("every Result as stated" if bad == 0 else f"{bad} NOT as stated")
                   + f" ({report.seconds:.2f} s)")
     return "\n\n".join(blocks) + "\n"
-
-
-def render_json(report: LitmusReport) -> str:
-    return json.dumps(report.to_dict(encode_json=True), indent=2) + "\n"
-
-
-def render_sarif(report: LitmusReport) -> str:
-    """One result per (file, era) whose bad outcome is reachable or whose
-    verdict is not the stated one, pointing at the exists line."""
-    results = []
-    for r in report.results:
-        for x in r.explorations:
-            if x.positive == 0 and x.as_stated is not False:
-                continue
-            level = "error" if x.as_stated is False else "note"
-            stated = "not stated" if x.expected is None else x.expected.value
-            results.append({
-                "ruleId": "litmus-result" if x.as_stated is False else "litmus-outcome",
-                "level": level,
-                "message": {"text": f"{r.name} on {x.era}: exists {r.condition} is {x.verdict.value} "
-                                    f"({x.positive} of {x.positive + x.negative} interleavings); Result: {stated}"},
-                "locations": [{"physicalLocation": {"artifactLocation": {"uri": r.file},
-                                                    "region": {"startLine": r.exists_line,
-                                                               "startColumn": r.exists_col}}}],
-                "properties": {"era": x.era, "verdict": x.verdict.value, "expected": stated},
-            })
-    sarif = {
-        "version": "2.1.0",
-        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
-        "runs": [{
-            "tool": {"driver": {"name": "wpdiff litmus", "rules": [
-                {"id": "litmus-result", "shortDescription": {"text": "a litmus verdict differs from its Result:"}},
-                {"id": "litmus-outcome", "shortDescription": {"text": "a litmus bad outcome is reachable, as stated"}},
-            ]}},
-            "results": results,
-        }],
-    }
-    return json.dumps(sarif, indent=2) + "\n"
-
-
-FORMATS = {"text": render_text, "json": render_json, "sarif": render_sarif}
