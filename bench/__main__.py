@@ -18,11 +18,24 @@ Everything is measured side by side in one run on this machine:
    with no examples given and no database;
 6. the CrossHair engine as ``wpdiff check --engine crosshair`` runs it:
    each proof's and search's verdict and time, the history it reproduces,
-   and the whole job's time.
+   and the whole job's time;
+7. power as a user meets it (``bench.power``): per engine, the worst run's
+   catch rate over the broken mutants, several seeds, counting what the
+   user-facing ``--fastpath`` check flags;
+8. the litmus catalogue on every era (``bench.litmus``): seconds,
+   interleavings and states per second;
+9. the stateful search (``bench.stateful``): median time to first find
+   each historical data-level finding, 10 runs each;
+10. live runs per second per program on this machine's kernel
+    (``bench.live``; skipped, saying why, where it cannot run);
+11. the kernel's own C (``bench.ktree``): extraction and build, cold and
+    cached, and states per second beside the Numba batch path and
+    ``bench/cpath.py``'s C.
 
 The last line sums up:
 ``fastpath-vs-spec: N.Nx  batch: N Mstates/s  C-vs-batch: N.Nx  batch-mem: N MiB``.
-Options: ``--quick`` skips the CrossHair parts (4 and 6).
+Options: ``--quick`` skips the CrossHair parts (4, 6, and CrossHair in 7)
+and runs the stateful search 3 times per finding instead of 10.
 """
 
 import argparse
@@ -210,6 +223,18 @@ def main() -> None:
     hypothesis_finds()
     if not quick:
         symbolic_job()
+    from . import ktree, litmus, live, power, stateful
+
+    print("7. engine power, worst run per engine (bench.power)")
+    power.main([] if quick else ["--crosshair"])
+    print("8. the litmus catalogue (bench.litmus)")
+    litmus.main()
+    print("9. the stateful search (bench.stateful)")
+    stateful.main(["--runs", "3" if quick else "10"])
+    print("10. live runs (bench.live)")
+    live.main([])
+    print("11. the kernel's own C (bench.ktree)")
+    ktree.main([])
     print(f"fastpath-vs-spec: {ratio:.1f}x  batch: {rate:.0f} Mstates/s  C-vs-batch: {c_vs_batch:.1f}x  batch-mem: {mem:.0f} MiB")
 
 

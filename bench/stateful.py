@@ -21,12 +21,12 @@ from wpdiff.spec.eras import ERAS
 GOAL = 5.0  # seconds: the median time to first find, per finding
 
 
-def main() -> None:
+def main(argv=None) -> None:  # type: ignore[no-untyped-def]
     parser = argparse.ArgumentParser(prog="python -m bench.stateful", description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=10)
     parser.add_argument("--era", action="append", help="only this era (repeatable)")
     parser.add_argument("--thorough", action="store_true", help="the clean eras with the thorough profile")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     eras = args.era or list(ERAS)
     print(f"stateful search: time to first find, {args.runs} runs each (seeds 0..{args.runs - 1}), "
           f"profile thorough's budget, nothing shrunk")
