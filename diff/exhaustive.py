@@ -18,6 +18,7 @@ is what faithfulness needs.
 
 import multiprocessing
 import os
+import pickle
 import time
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -140,6 +141,72 @@ def _model_chunk(args: Tuple[Sequence[str], int, int]) -> Dict[str, tuple]:
     return out
 
 
+# ---- the models' results, kept between runs -------------------------------------
+#
+# A sweep is a pure function of the spec (the models, the invariants, the
+# space), the abstraction function and this module: its result is kept in
+# ~/.cache/wpdiff/sweep/ (XDG_CACHE_HOME honoured), one file per era and
+# space, under a hash of every source file of wpdiff.spec and wpdiff.impl
+# and of this file.  Any edit to any of them is a new key; a file that
+# cannot be read is computed again.  WPDIFF_NO_CACHE=1 turns it off.  Most
+# of a warm `wpdiff check` was the models; with this it is the fast paths.
+
+
+def _code_hash() -> str:
+    import hashlib
+    from pathlib import Path
+
+    import wpdiff.impl
+    import wpdiff.spec
+
+    h = hashlib.sha256()
+    roots = [Path(wpdiff.spec.__file__).parent, Path(wpdiff.impl.__file__).parent]
+    files = sorted(p for root in roots for p in root.rglob("*.py")) + [Path(__file__)]
+    for p in files:
+        h.update(str(p.relative_to(p.parents[1])).encode() + b"\0" + p.read_bytes() + b"\0")
+    return h.hexdigest()[:20]
+
+
+def _cache_dir() -> Optional[str]:
+    if os.environ.get("WPDIFF_NO_CACHE"):
+        return None
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "wpdiff", "sweep")
+
+
+@lru_cache(maxsize=1)
+def _key() -> str:
+    return _code_hash()
+
+
+def _cached(space_name: str, era_id: str) -> Optional["EraSweep"]:
+    folder = _cache_dir()
+    if folder is None:
+        return None
+    path = os.path.join(folder, f"{_key()}-{space_name}-{era_id}.pickle")
+    try:
+        with open(path, "rb") as f:
+            found = pickle.load(f)
+    except Exception:  # absent, or not what this code writes: compute it again
+        return None
+    return found if isinstance(found, EraSweep) and found.era == era_id else None
+
+
+def _keep(space_name: str, era: "EraSweep") -> None:
+    folder = _cache_dir()
+    if folder is None:
+        return
+    try:
+        os.makedirs(folder, exist_ok=True)
+        path = os.path.join(folder, f"{_key()}-{space_name}-{era.era}.pickle")
+        tmp = f"{path}.{os.getpid()}.tmp"
+        with open(tmp, "wb") as f:
+            pickle.dump(era, f, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(tmp, path)  # whole or not at all: a reader never sees half a file
+    except OSError:
+        pass  # a cache that cannot be written costs the next run its time, nothing else
+
+
 def sweep(
     era_ids: Sequence[str],
     space_name: str = "small",
@@ -147,7 +214,30 @@ def sweep(
     progress: Optional[Callable[[int, int], None]] = None,
 ) -> Sweep:
     """Run every era's model over the space (the soundness findings and the
-    expected results for faithfulness)."""
+    expected results for faithfulness), or take what an earlier run of the
+    same code computed (see above)."""
+    start = time.perf_counter()
+    kept = {e: _cached(space_name, e) for e in era_ids}
+    missing = [e for e in era_ids if kept[e] is None]
+    result = Sweep(space_name)
+    if missing:
+        computed = _sweep(missing, space_name, jobs, progress)
+        for era_id, era in computed.eras.items():
+            _keep(space_name, era)
+            kept[era_id] = era
+    elif progress:
+        progress(1, 1)
+    result.eras = {e: kept[e] for e in era_ids}  # type: ignore[misc]
+    result.seconds = time.perf_counter() - start
+    return result
+
+
+def _sweep(
+    era_ids: Sequence[str],
+    space_name: str = "small",
+    jobs: int = 1,
+    progress: Optional[Callable[[int, int], None]] = None,
+) -> Sweep:
     global _STATES
     start = time.perf_counter()
     _STATES = space(space_name)

@@ -292,3 +292,25 @@ def test_stateful_engine_from_the_command_line_finds_what_history_records(tmp_pa
     data = json.loads(out.read_text())
     assert [(f["guarantee"], f["expected"]) for f in data["findings"]] == [("pin-coherent", True)], data["findings"]
     assert code == 0
+
+
+def test_the_models_results_are_kept_between_runs_and_any_edit_is_a_new_key(tmp_path, monkeypatch):
+    from wpdiff.diff import exhaustive
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    fresh = exhaustive.sweep(["v5.9"], "small")
+    kept = list((tmp_path / "wpdiff" / "sweep").iterdir())
+    assert [p.name.split("-", 1)[1] for p in kept] == ["small-v5.9.pickle"]
+    again = exhaustive.sweep(["v5.9"], "small")
+    for name in ("words", "after", "trace", "admitted_mask"):
+        assert (getattr(again.eras["v5.9"], name) == getattr(fresh.eras["v5.9"], name)).all()
+    assert again.eras["v5.9"].findings.keys() == fresh.eras["v5.9"].findings.keys()
+    # a file that is not what the code writes is computed again, not trusted
+    kept[0].write_bytes(b"not a pickle")
+    assert exhaustive.sweep(["v5.9"], "small").eras["v5.9"].admitted == fresh.eras["v5.9"].admitted
+    # the key follows every source file of spec/ and impl/
+    monkeypatch.setattr(exhaustive, "_key", lambda: "another-code")
+    exhaustive.sweep(["v5.9"], "small")
+    assert len(list((tmp_path / "wpdiff" / "sweep").iterdir())) == 2
+    monkeypatch.setenv("WPDIFF_NO_CACHE", "1")
+    assert exhaustive._cache_dir() is None

@@ -194,7 +194,8 @@ def _interrupt(args: List[str], tmp_path: Path, ready) -> None:
     assert not [k for k in kids if Path(f"/proc/{k}").exists()]
 
 
-def test_ctrl_c_stops_the_exhaustive_engine_in_one_line(tmp_path):
+def test_ctrl_c_stops_the_exhaustive_engine_in_one_line(tmp_path, monkeypatch):
+    monkeypatch.setitem(ENV, "WPDIFF_NO_CACHE", "1")  # the models must run, in their worker processes
     _interrupt(["check", "--space", "full", "--jobs", "2"], tmp_path, _children)
 
 
