@@ -158,8 +158,12 @@ def _collect(report: Report, pool: ThreadPoolExecutor, same: Dict[tuple, List[Ta
                     state = witness(target.era, proof.word)
                 except WitnessError:
                     state = None  # reported on the word alone
-                report.divergences.append(
-                    faithfulness_divergence(target, state, proof.word, target.fast(proof.word), 1, "crosshair"))
+                found = faithfulness_divergence(target, state, proof.word, target.fast(proof.word), 1, "crosshair")
+                if state is not None and not ERAS[target.era].admits(state):
+                    # CrossHair ranges over every word; say when its example is no state the era reaches
+                    found = replace(found, explanation=f"{found.explanation}; the word is one {target.era} does "
+                                    f"not reach: {ERAS[target.era].unreachable(state)}")
+                report.divergences.append(found)
             report.runs.append(EngineRun(str(ProofRun(target_id(target.name))), proof.verdict, 0,
                                          round(proof.seconds, 2), note))
 
