@@ -61,9 +61,22 @@ def test_the_strategy_draws_the_rare_combinations_often(era_id, rare):
     assert sum(seen) >= 0.01 * len(seen), f"{sum(seen)} of {len(seen)}"
 
 
+_SWEEP = None  # the full sweep, inherited by the forked workers below
+
+
+def _judged(mutant_id: str):  # type: ignore[no-untyped-def]
+    c = regression.compare_target(_SWEEP.eras[MUTANTS[mutant_id].era], _target(mutant_id), exhaustive.space("full"))
+    return mutant_id, c.verdict(), c.summary()
+
+
 @pytest.mark.slow
 def test_the_mutants_split_into_broken_and_behaviour_only_as_impl_mutants_says(full_sweep):
-    states = exhaustive.space("full")
-    for m in MUTANTS.values():
-        c = regression.compare_target(full_sweep.eras[m.era], _target(m.id), states)
-        assert c.verdict() == ("behaviour change" if m.id in BEHAVIOUR_ONLY else "broken"), c.summary()
+    import multiprocessing
+
+    global _SWEEP
+    _SWEEP = full_sweep
+    exhaustive.space("full")  # built once, before the fork
+    with multiprocessing.get_context("fork").Pool(2) as pool:  # one mutant per core at a time
+        judged = pool.map(_judged, list(MUTANTS))
+    for mutant_id, verdict, summary in judged:
+        assert verdict == ("behaviour change" if mutant_id in BEHAVIOUR_ONLY else "broken"), summary
