@@ -157,7 +157,7 @@ def run_exhaustive(
             # inherited, any other is a regression; the states the change fixes are named in the note
             from . import regression
 
-            after, trace = exhaustive._results(target, era.words)
+            after, trace = exhaustive.fast_results(target, era.words)
             judged = regression.compare(era, target.name, states, after, trace)
             notes.append(judged.summary())
             broke = {**judged.inherited, **judged.regressions}

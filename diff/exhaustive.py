@@ -307,7 +307,7 @@ def _scalar(target: Target, words: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
     return after, trace
 
 
-def _results(target: Target, words: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+def fast_results(target: Target, words: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
     """The fast path over all words: one by one, or compiled when there are
     enough words to pay for it (``BATCH_PAYS``) and Numba can; BadInput,
     naming the first word, if it raises or returns no result."""
@@ -328,7 +328,7 @@ def _results(target: Target, words: np.ndarray) -> Tuple[np.ndarray, np.ndarray]
 
 def faithfulness(era: EraSweep, target: Target, states: Sequence[FaultState]) -> Optional[Mismatch]:
     """Compare `target` with the era's model on every state; the smallest mismatch, if any."""
-    after, trace = _results(target, era.words)
+    after, trace = fast_results(target, era.words)
     bad = np.flatnonzero((after != era.after) | (trace != era.trace))
     if bad.size == 0:
         return None
@@ -342,18 +342,6 @@ def faithfulness(era: EraSweep, target: Target, states: Sequence[FaultState]) ->
         (int(era.after[best]), int(era.trace[best])),
         (int(after[best]), int(trace[best])),
     )
-
-
-def fastpath_findings(
-    era: EraSweep, target: Target, states: Sequence[FaultState], invariants: Sequence[Invariant]
-) -> Dict[str, Finding]:
-    """The invariants a fast path breaks on the states its base era admits,
-    judged on the outcome its result stands for (impl.abstract)."""
-    after, trace = _results(target, era.words)
-    findings: Dict[str, Finding] = {}
-    for i in np.flatnonzero(era.admitted_mask).tolist():
-        _record(findings, states[i], result_violations(era.era, states[i], (int(after[i]), int(trace[i])), invariants))
-    return findings
 
 
 def result_violations(

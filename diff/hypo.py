@@ -45,7 +45,6 @@ from hypothesis.database import ExampleDatabase
 
 from wpdiff.impl.concretize import concretize, concretize_outcome
 from wpdiff.spec import ERAS, violations
-from wpdiff.spec.history import expected
 from wpdiff.spec.state import FaultState
 from wpdiff.spec.strategies import fault_states
 

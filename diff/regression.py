@@ -29,9 +29,10 @@ Which engines call what (the engines' modules are not this file's):
   and the change's results over them;
 - Hypothesis and CrossHair, one state at a time: :func:`regressions`;
 - CrossHair's equivalence proof of a user's fast path against its base is
-  informational (a change may decide differently): :func:`unproved` is
-  ``Report.unproved()`` without those, so a budget hit there fails nothing,
-  and :func:`informational` says which runs they are.
+  informational (a change may decide differently): ``EngineRun.informational``
+  says which runs they are, ``Report.unproved()`` leaves them out, so a
+  budget hit there fails nothing, and :func:`mark_informational` says so in
+  their notes.
 
 >>> from wpdiff.impl.mutants import MUTANTS
 >>> from wpdiff.impl.concretize import concretize
@@ -57,7 +58,7 @@ from wpdiff.spec.space import size
 from wpdiff.spec.state import FaultState
 
 from . import exhaustive
-from .report import SEARCH_RUN, EngineRun, Report, Verdict
+from .report import EngineRun, Report, Verdict
 from .targets import Target, call
 
 
@@ -201,18 +202,10 @@ def compare(
     return out
 
 
-def results(target: Target, words: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
-    """`target` over every word, one by one (BadInput if it raises)."""
-    after = np.empty_like(words)
-    trace = np.empty_like(words)
-    for i, w in enumerate(words.tolist()):
-        after[i], trace[i] = call(target, w)
-    return after, trace
-
-
 def compare_target(era: exhaustive.EraSweep, target: Target, states: Sequence[FaultState]) -> Comparison:
-    """:func:`compare` for a fast path, run here on every word."""
-    after, trace = results(target, era.words)
+    """:func:`compare` for a fast path, run on every word as the exhaustive
+    engine runs it (``exhaustive.fast_results``)."""
+    after, trace = exhaustive.fast_results(target, era.words)
     return compare(era, target.name, states, after, trace)
 
 
@@ -224,28 +217,18 @@ INFORMATIONAL = (
 )
 
 
-def informational(run: EngineRun) -> bool:
-    """``EngineRun.informational``: a change's equivalence proof."""
-    return run.informational
-
-
-def unproved(report: Report) -> List[EngineRun]:
-    """``Report.unproved()``, which leaves the informational proofs out: what
-    exit 3 ("budget hit, no verdict") is about."""
-    return report.unproved()
-
-
 def mark_informational(report: Report) -> None:
-    """Say in each informational proof's note that it is one."""
+    """Say in each informational proof's note (``EngineRun.informational``)
+    that it is one; ``Report.unproved()`` leaves those proofs out of exit 3."""
     for i, run in enumerate(report.runs):
-        if informational(run) and INFORMATIONAL not in run.note:
+        if run.informational and INFORMATIONAL not in run.note:
             note = f"{run.note}; {INFORMATIONAL}" if run.note else INFORMATIONAL
             report.runs[i] = EngineRun(run.engine, run.verdict, run.checked, run.seconds, note)
 
 
 def budget_fails(report: Report) -> bool:
     """Whether the report's budget hits make the check exit 3."""
-    return any(r.verdict is Verdict.BUDGET for r in unproved(report))
+    return any(r.verdict is Verdict.BUDGET for r in report.unproved())
 
 
 # ---- one state at a time: the search the Hypothesis engine runs for a change ----

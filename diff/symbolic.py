@@ -52,7 +52,6 @@ from typing import Callable, Dict, List, Optional, Sequence
 from wpdiff.impl.concretize import WitnessError, concretize, witness
 from wpdiff.impl.layout import PAGE_FLAGS
 from wpdiff.spec import ERAS
-from wpdiff.spec.history import expected
 
 from . import children
 from .check import faithfulness_divergence, soundness_divergence
