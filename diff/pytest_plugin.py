@@ -130,7 +130,10 @@ def wpdiff_check(request: pytest.FixtureRequest) -> Callable[..., str]:
                     raise BadInput("a fast path needs base=ERA: the era it changes")
                 targets = [load(fastpath, base, option="")]
             else:
-                targets = [builtin(e) for e in eras or ERAS]
+                # each era once, in release order, however it is named: an era asked for twice (or by its id
+                # and a release it spans) would be run twice and every one of its findings reported twice
+                wanted = {builtin(e).era for e in eras or ERAS}
+                targets = [builtin(e) for e in ERAS if e in wanted]
         except (BadInput, UnknownEra) as e:
             raise pytest.fail.Exception(f"wpdiff_check: {e}", pytrace=False) from None
         try:

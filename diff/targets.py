@@ -40,7 +40,9 @@ class Target:
 
 
 def builtin(era_id: str) -> Target:
-    spec_era(era_id)
+    """The built-in fast path of the era `era_id` names (an id, an alias or a
+    release it spans: "v6.10", "6.1" are read as the CLI reads them)."""
+    era_id = spec_era(era_id).id
     return Target(str(Builtin(era_id)), era_id, FASTPATHS[era_id], True)
 
 
@@ -51,7 +53,7 @@ def load(spec: str, base: str, option: str = "--") -> Target:
     plugin, "" where they are not options)."""
     fastpath, base_option = f"{option}fastpath", f"{option}base"
     try:
-        spec_era(base)
+        base = spec_era(base).id  # an alias or a release ("6.1") is the era whose span holds it, as --base reads it
     except ValueError as e:
         raise BadInput(f"{base_option}: {e}") from None
     module_name, sep, attr = spec.partition(":")

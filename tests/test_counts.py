@@ -101,3 +101,45 @@ def test_check_report_counts_states(small):
     # every cell of the change's row: the states breaking it, regressions and inherited together
     for inv, cell in report.table["exhaustive"][target.name].items():
         assert cell == len(want["regressions"].get(inv, set()) | want["inherited"].get(inv, set())), inv
+
+
+# ---- an era asked for twice is checked once -------------------------------------------------------------
+#
+# `wpdiff check --era 5.10 --era v5.9` checks v5.9 once (diff/cli.py reads the names as one set); the pytest
+# plugin's fixture ran every name it was given, so wpdiff_check(eras=["v5.9", "v5.9"]) reported each of
+# v5.9's findings twice, and an alias or a release ("v6.10", "6.1") was a KeyError from inside wpdiff.
+
+pytest_plugins = ["pytester"]
+
+PLUGIN_TESTS = '''
+def _blocks(text):
+    return [line for line in text.splitlines() if " state(s), " in line]
+
+def test_twice(wpdiff_check):
+    once = wpdiff_check(eras=["v5.9"])
+    assert _blocks(once) and _blocks(wpdiff_check(eras=["v5.9", "v5.9"])) == _blocks(once)
+    assert _blocks(wpdiff_check(eras=["v5.10", "v5.9"])) == _blocks(once)
+
+def test_alias_and_release(wpdiff_check):
+    assert _blocks(wpdiff_check(eras=["v6.10", "6.12"])) == _blocks(wpdiff_check(eras=["v6.9"]))
+
+def test_base_by_release(wpdiff_check):
+    text = wpdiff_check("samecow:do_wp_page", base="6.1")
+    assert "samecow:do_wp_page against v5.19: same" in text
+'''
+
+
+@pytest.fixture(scope="module")
+def numba_loaded_before_the_runs():
+    """As tests/test_plugin.py: an in-process pytester run forgets the modules
+    first imported inside it, and Numba's must not be among them."""
+    import numba
+
+    assert numba.njit(lambda x: x + 1)(1) == 2
+
+
+def test_the_plugin_checks_an_era_once_however_often_it_is_named(pytester, numba_loaded_before_the_runs):
+    pytester.makepyfile(samecow="from wpdiff.impl.fastpath.v5_19 import do_wp_page\n", test_twice=PLUGIN_TESTS)
+    pytester.syspathinsert()
+    result = pytester.runpytest("--wpdiff-engine=exhaustive", "--wpdiff-space=small", "--wpdiff-jobs=1")
+    result.assert_outcomes(passed=3)
