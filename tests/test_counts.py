@@ -143,3 +143,28 @@ def test_the_plugin_checks_an_era_once_however_often_it_is_named(pytester, numba
     pytester.syspathinsert()
     result = pytester.runpytest("--wpdiff-engine=exhaustive", "--wpdiff-space=small", "--wpdiff-jobs=1")
     result.assert_outcomes(passed=3)
+
+
+def test_the_cli_report_counts_states_and_replays_exactly(small, tmp_path, monkeypatch, capsys):
+    """End to end: `wpdiff check --fastpath ... --base v5.18 -o r.json` writes
+    each state once (18 of the small space, where 36 were reported), and replaying it reproduces every divergence exactly
+    (the merged reason is the one replay finds)."""
+    import json
+
+    from wpdiff.diff.cli import main
+    from wpdiff.diff.replay import replay_file
+
+    (tmp_path / "swapcow_counts.py").write_text(
+        f"from wpdiff.impl.mutants import MUTANTS\ndo_wp_page = MUTANTS[{DOUBLE!r}].load()\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    out = tmp_path / "r.json"
+    assert main(["check", "--fastpath", "swapcow_counts:do_wp_page", "--base", "v5.18", "--jobs", "1",
+                 "-o", str(out)]) == 1
+    saved = json.loads(out.read_text())
+    target = _target(DOUBLE)
+    n = len(_recount(small.eras["v5.18"], target, exhaustive.space("small"))["regressions"]["refs-conserved"])
+    assert saved["table"]["exhaustive"]["swapcow_counts:do_wp_page"]["refs-conserved"] == n
+    assert f"refs-conserved on {n};" in saved["runs"][0]["note"]
+    results, code = replay_file(str(out))
+    assert code == 1 and results and all(r.exact for r in results), [(r.divergence.key, r.exact) for r in results]
