@@ -56,7 +56,7 @@ from wpdiff.spec import ERAS
 from . import children
 from .check import faithfulness_divergence, soundness_divergence
 from .ids import Lemma, Model, Mutant, Proof as ProofRun, Search as SearchRun, UserPath, target_id
-from .report import EngineRun, Report, Verdict
+from .report import Divergence, EngineRun, Report, Verdict
 from .symbolic_contract import (  # noqa: F401
     _BITS, _CONTRACT, _COUNTERS, _FLAGS, _HIGH, _NAMES, _SINGLE, _bounds, _fast_source, _fields, _signature,
     _word, contract_source, word_of_call,
@@ -116,6 +116,22 @@ def run_crosshair(
     pool.shutdown(wait=True)
 
 
+def proof_divergence(target: Target, word: int) -> Divergence:
+    """The divergence a faithfulness proof found on `word`.  CrossHair ranges
+    over every word, not the states the era reaches: the explanation says so
+    when the word is no state the era admits, naming the rule that excludes
+    it, or when it is no well-formed state at all."""
+    try:
+        state = witness(target.era, word)
+    except WitnessError:
+        state = None  # reported on the word alone; the explanation says it is no state
+    found = faithfulness_divergence(target, state, word, target.fast(word), 1, "crosshair")
+    if state is not None and not ERAS[target.era].admits(state):
+        found = replace(found, explanation=f"{found.explanation}; the word is one {target.era} does "
+                        f"not reach: {ERAS[target.era].unreachable(state)}")
+    return found
+
+
 def _collect(report: Report, pool: ThreadPoolExecutor, same: Dict[tuple, List[Target]], lemmas: Dict[str, List[str]],
              lemma_of: Dict[str, str], searched: list, budget: float, search_budget: float,
              tick: Callable[[], None]) -> None:
@@ -153,16 +169,7 @@ def _collect(report: Report, pool: ThreadPoolExecutor, same: Dict[tuple, List[Ta
             note += f"; the copy lemma: {lemma_verdicts[lemma_of[first.era]].value}"
         for target in same[(first.fast, ERAS[first.era].do_wp_page)]:
             if proof.word is not None:
-                try:
-                    state = witness(target.era, proof.word)
-                except WitnessError:
-                    state = None  # reported on the word alone
-                found = faithfulness_divergence(target, state, proof.word, target.fast(proof.word), 1, "crosshair")
-                if state is not None and not ERAS[target.era].admits(state):
-                    # CrossHair ranges over every word; say when its example is no state the era reaches
-                    found = replace(found, explanation=f"{found.explanation}; the word is one {target.era} does "
-                                    f"not reach: {ERAS[target.era].unreachable(state)}")
-                report.divergences.append(found)
+                report.divergences.append(proof_divergence(target, proof.word))
             report.runs.append(EngineRun(str(ProofRun(target_id(target.name))), proof.verdict, 0,
                                          round(proof.seconds, 2), note))
 

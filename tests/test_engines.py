@@ -115,6 +115,25 @@ def test_one_copy_lemma_per_page_flag_numbering():
     assert len(lemmas) == len({PAGE_FLAGS[e].name for e in ERAS}) >= 2
 
 
+def test_a_crosshair_example_on_a_word_its_era_does_not_reach_says_so():
+    # CrossHair's faithfulness proof ranges over every word; its example is told apart from a state the era
+    # reaches (with the rule that excludes it) and from a word no well-formed state has
+    from wpdiff.diff import exhaustive
+    from wpdiff.impl.concretize import concretize
+
+    era = ERAS["v5.8"]
+    states = exhaustive.space("small")
+    unreached = next(s for s in states if not era.admits(s))
+    reached = next(s for s in states if era.admits(s))
+    target = builtin("v5.8")
+    said = symbolic.proof_divergence(target, concretize("v5.8", unreached))
+    assert said.state == unreached
+    assert f"the word is one v5.8 does not reach: {era.unreachable(unreached)}" in said.explanation
+    assert "does not reach" not in symbolic.proof_divergence(target, concretize("v5.8", reached)).explanation
+    nothing = symbolic.proof_divergence(target, 0x7FFF_FFFF_FFFF_FFFF)
+    assert nothing.state is None and "which no well-formed state has" in nothing.explanation
+
+
 @pytest.mark.slow
 def test_crosshair_finds_a_broken_fast_path():
     m = MUTANTS["v5.9/count-flipped"]

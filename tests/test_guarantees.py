@@ -145,6 +145,26 @@ def test_what_a_change_fixes_is_reported_and_fails_nothing(full_sweep):
     assert "fixes: unlock-before-ptl" in c.summary()
 
 
+def test_a_report_counts_what_a_change_differs_on_once_and_on_admitted_states():
+    # the behaviour-change block and the run's note count the same states: those the base admits, each once
+    # (a difference on a state the base never reaches is no behaviour of the change)
+    from wpdiff.diff import exhaustive
+    from wpdiff.diff.check import run_exhaustive
+    from wpdiff.diff.report import Compared
+
+    target = _target("v5.9/trylock-ignored")
+    report = Report("test", ["v5.9"])
+    run_exhaustive(report, ["v5.9"], [target], "small", 1)
+    c = regression.compare_target(exhaustive.sweep(["v5.9"], "small").eras["v5.9"], target, exhaustive.space("small"))
+    [change] = [d for d in report.divergences if d.compared is Compared.FAITHFULNESS]
+    assert 0 < change.count == c.differ < exhaustive.faithfulness(
+        exhaustive.sweep(["v5.9"], "small").eras["v5.9"], Target("builtin-like", "v5.9", target.fast, True),
+        exhaustive.space("small")).count
+    assert ERAS["v5.9"].admits(change.state)
+    assert f"differs on {c.differ} of {c.admitted} admitted state(s)" in report.runs[-1].note
+    assert f"on {c.differ} state(s)" in change.explanation
+
+
 def test_one_state_judged_regression_fix_and_inherited():
     fast = MUTANTS["v5.18/count-modulo-pin-bias"].load()
     foreign = FaultState(page=Page(holders=(mapping(0), pin(1, taken_while_shared=True))))
