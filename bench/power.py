@@ -1,6 +1,6 @@
 """Engine power: the share of broken fast paths each engine's default budget catches, in its worst run.
 
-``python -m bench.power [--seeds N] [--crosshair]`` (from the repository root).
+``python -m bench.power [--seeds N] [--crosshair]`` (from the repository root; default 10 seeds).
 
 The mutant set is ``impl.mutants``, each run as a *user's* fast path
 against its era as the base -- the check a kernel developer runs
@@ -18,8 +18,9 @@ is the worst run (issue 15: at least 95% in every run, not on average):
 - exhaustive: the default ``small`` space (18,987 states); no seed can
   change it, so it is one run;
 - hypothesis: the default profile (``dev``: 1,000 examples a search), the
-  Hypothesis engine's property for a user's fast path under the
-  state-by-state rule (``regression.hunt``), seeds 0 .. N-1;
+  search ``wpdiff check --fastpath`` runs for a change's regressions
+  (``regression.hunt``, which is ``hypo.search`` with what the change does
+  and what its base breaks already known), seeds 0 .. N-1;
 - crosshair (``--crosshair``, about 30 s a mutant on two cores): the
   soundness search of the user's fast path at its default budget, a catch
   being a noted state that is a regression.  CrossHair has no seed; one run.
@@ -81,7 +82,7 @@ def line(engine: str, runs: List[List[str]], total: int, note: str) -> str:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.power", description=__doc__.split("\n")[0])
-    parser.add_argument("--seeds", type=int, default=5, help="Hypothesis runs, one per seed (default 5)")
+    parser.add_argument("--seeds", type=int, default=10, help="Hypothesis runs, one per seed (default 10)")
     parser.add_argument("--crosshair", action="store_true", help="also run CrossHair's search on every mutant")
     args = parser.parse_args(argv)
     if args.seeds < 1:

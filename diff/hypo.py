@@ -171,8 +171,10 @@ def search(
     database: Union[bool, ExampleDatabase] = True,
 ) -> Tuple[List[Found], int]:
     """One search for one era: the divergences found (shrunk) and the number
-    of examples tried.  `only` limits it to one invariant, `soundness=False`
-    to the fast paths' faithfulness; kinds in `known` are not looked for.
+    of states tried (the examples, and the states a user's change is judged
+    on around them: ``regression.Around``).  `only` limits it to one
+    invariant, `soundness=False` to the fast paths' faithfulness; kinds in
+    `known` are not looked for.
 
     Examples replay from and are saved to `database` -- True: the profile's,
     False: none, or the one given -- under the key ``scope()`` gives the
@@ -181,6 +183,7 @@ def search(
     tried = [0]
     phases = tuple(Phase) if shrink else (Phase.explicit, Phase.reuse, Phase.generate)
     invariants = exhaustive.applicable(era_id)
+    around = {t.name: regression.Around(t, invariants) for t in targets if not t.builtin}
     base = settings.get_profile(f"wpdiff-{profile}")
     db = base.database if database is True else None if database is False else database
     scoped = _Scoped(db, scope(era_id, targets, only, soundness, known)) if db is not None and seed is None else None
@@ -203,11 +206,17 @@ def search(
             if only is None and key not in known and got != concretize_outcome(era_id, state, outcome):
                 raise _kind(key)(key, state, (word, got))
             if not target.builtin and soundness:
-                # a change fails on what it breaks that the base keeps on this very state
+                # a change fails on what it breaks that the base keeps on this very state ...
                 for v in regression.regressions(era_id, state, got, invariants, outcome):
                     key = f"{target.name}:{v.invariant}"
                     if only in (None, v.invariant) and key not in known:
                         raise _kind(key)(key, state, v)
+                # ... or one edit away from a state where it decides differently (regression.Around)
+                near = around[target.name](state) if got != concretize_outcome(era_id, state, outcome) else None
+                for v in near.regressions if near is not None else ():
+                    key = f"{target.name}:{v.invariant}"
+                    if only in (None, v.invariant) and key not in known:
+                        raise _kind(key)(key, near.state, v)
         for v in violations(era, state, outcome) if soundness else ():
             if only in (None, v.invariant) and v.invariant not in known:
                 if on_find:
@@ -219,8 +228,8 @@ def search(
     try:
         prop()
     except BaseException as error:  # noqa: B902 -- Hypothesis raises the failures, alone or grouped
-        return _leaves(error), tried[0]
-    return [], tried[0]
+        return _leaves(error), tried[0] + sum(a.judged for a in around.values())
+    return [], tried[0] + sum(a.judged for a in around.values())
 
 
 def run_hypothesis(

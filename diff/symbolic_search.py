@@ -31,10 +31,26 @@ import atexit
 import importlib
 
 from crosshair.core import deep_realize
-from crosshair.tracers import NoTracing
+from crosshair.tracers import NoTracing, ResumedTracing
 
 from wpdiff.diff.shapes import build
 from wpdiff.diff.symbolic_search import judge
+
+
+class _Read:
+    """An argument that the state is built from untraced: reading it (bool())
+    resumes tracing for the branch alone, so CrossHair forks where the shape
+    reads an argument and nowhere else."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value):
+        self.value = value
+
+    def __bool__(self):
+        with ResumedTracing():
+            return bool(self.value)
+
 
 FAST = {fast}
 PATHS = [0]
@@ -52,12 +68,13 @@ def sound({args}) -> bool:
     """
     post: __return__
     """
-    # CrossHair's paths are the branches of building the state.  Once it is
-    # realized, every value the model reads is concrete: running the model
-    # and the invariants untraced is the same path at native speed.
+    # CrossHair's paths are the branches of building the state: the state is
+    # built untraced but for those branches (_Read), and every value the
+    # model then reads is concrete, so running the model and the invariants
+    # untraced is the same path at native speed.
     PATHS[0] += 1
-    state = deep_realize(build({names}))
     with NoTracing():
+        state = build(*[_Read(a) for a in ({names},)])
         broken = [v.invariant for v in judge("{era}", FAST, state) if v.invariant not in FOUND]
     if broken:
         args = deep_realize(({names},))

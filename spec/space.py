@@ -28,7 +28,7 @@ True
 
 import itertools
 from dataclasses import dataclass, replace
-from typing import Iterator, List, Tuple
+from typing import Callable, Iterator, List, Tuple
 
 from .state import (
     FaultKind,
@@ -267,3 +267,77 @@ def states(bounds: Bounds = Bounds()) -> Iterator[FaultState]:
     for page in front_pages():
         core = set(core_faults(page))
         yield from (state for state in front_faults(page) if state not in core)
+
+
+# ---- one edit away -----------------------------------------------------------------
+
+# The holders an edit may add: one of each kind the reuse rules tell apart, owned by the
+# faulting mm or by another (mm 1); the faulting mm's other subpages are added for a large folio.
+_ADDABLE = (
+    mapping(1),
+    get(1),
+    get(1, taken_while_shared=True),
+    get(SELF),
+    pin(1, taken_while_shared=True),
+    pin(SELF, longterm=True),
+    pin(SELF, writable=True, longterm=True),
+    swap_cache(),
+    swap_pte(1),
+    lru_batch(),
+    lru_batch(remote=True),
+    isolation(),
+    ksm_stable_node(),
+    page_cache(),
+)
+_PAGE_FLAGS = ("anon_exclusive", "locked", "writeback", "dirty", "checked", "maybe_mapped_shared")
+_STATE_FLAGS = ("tlb_flush_pending", "pte_changes_while_sleeping")
+
+
+def _edits(state: FaultState) -> Iterator[Callable[[], FaultState]]:
+    """Each edit, not yet made: making it checks the edited state (StateError)."""
+    p, vma, pte = state.page, state.vma, state.pte
+
+    def page(**fields) -> Callable[[], FaultState]:
+        return lambda: replace(state, page=replace(p, **fields))
+
+    for i in range(len(p.holders)):  # a holder dropped ...
+        yield page(holders=p.holders[:i] + p.holders[i + 1:])
+    extra = [mapping(SELF, i) for i in range(1, p.nr_pages)] + [mapping(1, i) for i in range(1, p.nr_pages)]
+    for h in list(_ADDABLE) + extra:  # ... or added
+        yield page(holders=p.holders + (h,))
+    for flag in _PAGE_FLAGS:  # a page flag flipped
+        yield page(**{flag: not getattr(p, flag)})
+    yield lambda: replace(state, vma=replace(vma, write=not vma.write))
+    yield lambda: replace(state, vma=replace(vma, shared=not vma.shared))
+    for mode in UffdWp:
+        yield lambda mode=mode: replace(state, vma=replace(vma, uffd_wp=mode))
+    for flag in ("dirty", "young", "uffd_wp"):
+        yield lambda flag=flag: replace(state, pte=replace(pte, **{flag: not getattr(pte, flag)}))
+    for kind in FaultKind:
+        yield lambda kind=kind: replace(state, fault=kind)
+    for flag in _STATE_FLAGS:
+        yield lambda flag=flag: replace(state, **{flag: not getattr(state, flag)})
+
+
+def neighbours(state: FaultState) -> List[FaultState]:
+    """The well-formed states one edit away from `state`: a holder dropped
+    or added, one flag of the page, the VMA, the PTE or the fault flipped,
+    the fault's kind or the uffd-wp mode changed.  Smallest first
+    (:func:`size`).  A change's regressions lie where it decides
+    differently from its base, and often one edit from a state where it
+    does without breaking anything: the Hypothesis engine looks there
+    (``diff.regression.around``).
+
+    >>> lone = FaultState(page=Page(holders=(mapping(0),)))
+    >>> Page(holders=(mapping(0), swap_cache())) in [n.page for n in neighbours(lone)]
+    True
+    """
+    out = {}
+    for edit in _edits(state):
+        try:
+            edited = edit()
+        except StateError:
+            continue
+        if edited != state:
+            out.setdefault(edited, None)
+    return sorted(out, key=size)

@@ -106,6 +106,24 @@ def test_every_combination_of_the_search_shape_is_a_state(args):
     build(**args)  # raises StateError for a state that cannot exist
 
 
+class _Branch:
+    """An argument that is only a truth value: the soundness search builds the state untraced and forks only
+    where the shape reads an argument through bool() (symbolic_search._Read); one that flowed into the state
+    as a value would be a symbolic bool there, which no state field accepts."""
+
+    def __init__(self, value: bool) -> None:
+        self.value = value
+
+    def __bool__(self) -> bool:
+        return self.value
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.fixed_dictionaries({name: st.booleans() for name in ARGS}))
+def test_the_shape_reads_its_arguments_only_as_branches(args):
+    assert build(**{name: _Branch(v) for name, v in args.items()}) == build(**args)
+
+
 def test_one_copy_lemma_per_page_flag_numbering():
     lemmas = lemma_eras(list(ERAS))
     assert sorted(map(sorted, lemmas.values())) == sorted(
