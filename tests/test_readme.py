@@ -37,3 +37,11 @@ def test_the_layers_the_readme_names_exist():
     root = Path(__file__).resolve().parent.parent
     for layer in re.findall(r"^- \*\*`(\w+)/`\*\*", README, re.M):
         assert (root / layer).is_dir(), layer
+
+
+def test_the_power_figures_count_the_broken_mutants():
+    from wpdiff.impl.mutants import BEHAVIOUR_ONLY, MUTANTS
+
+    broken = len(MUTANTS) - len(BEHAVIOUR_ONLY)
+    figures = re.findall(r"(\d+)/(\d+)", README[README.index("python -m bench.power"):])
+    assert figures and all(int(total) == broken for _, total in figures[:3]), (figures[:3], broken)
