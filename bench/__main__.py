@@ -248,7 +248,7 @@ def main() -> None:
     from . import ktree, litmus, live, power, stateful
 
     print("7. engine power, worst run per engine (bench.power)")
-    power.main([] if quick else ["--crosshair"])
+    power.main(["--seeds", "5"] if quick else ["--crosshair"])
     print("8. the litmus catalogue (bench.litmus)")
     litmus.main()
     print("9. the stateful search (bench.stateful)")

@@ -1,6 +1,6 @@
 """Engine power: the share of broken fast paths each engine's default budget catches, in its worst run.
 
-``python -m bench.power [--seeds N] [--crosshair]`` (from the repository root; default 10 seeds).
+``python -m bench.power [--seeds N] [--crosshair]`` (from the repository root; default 24 seeds).
 
 The mutant set is ``impl.mutants``, each run as a *user's* fast path
 against its era as the base -- the check a kernel developer runs
@@ -20,7 +20,9 @@ is the worst run (issue 15: at least 95% in every run, not on average):
 - hypothesis: the default profile (``dev``: 1,000 examples a search), the
   search ``wpdiff check --fastpath`` runs for a change's regressions
   (``regression.hunt``, which is ``hypo.search`` with what the change does
-  and what its base breaks already known), seeds 0 .. N-1;
+  and what its base breaks already known), seeds 0 .. N-1; and beside it
+  the same seeds without its look one edit away from the states where a
+  change differs (``regression.Around``), to show what that adds;
 - crosshair (``--crosshair``, about 30 s a mutant on two cores): the
   soundness search of the user's fast path at its default budget, a catch
   being a noted state that is a regression.  CrossHair has no seed; one run.
@@ -55,9 +57,11 @@ def classify(space: str = "full") -> Dict[str, regression.Comparison]:
     return {m.id: regression.compare_target(sweep.eras[m.era], target(m.id), states) for m in MUTANTS.values()}
 
 
-def hypothesis_run(broken: Sequence[str], seed: int, profile: str = "dev") -> List[str]:
-    """The broken mutants one Hypothesis run (one seed) misses."""
-    return [mid for mid in broken if regression.hunt(target(mid), profile, seed) is None]
+def hypothesis_run(broken: Sequence[str], seed: int, profile: str = "dev",
+                   around: int = regression.AROUND) -> List[str]:
+    """The broken mutants one Hypothesis run (one seed) misses; `around`:
+    the budget of its look one edit away (``regression.Around``)."""
+    return [mid for mid in broken if regression.hunt(target(mid), profile, seed, around=around) is None]
 
 
 def crosshair_caught(mutant_id: str) -> bool:
@@ -82,7 +86,7 @@ def line(engine: str, runs: List[List[str]], total: int, note: str) -> str:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.power", description=__doc__.split("\n")[0])
-    parser.add_argument("--seeds", type=int, default=10, help="Hypothesis runs, one per seed (default 10)")
+    parser.add_argument("--seeds", type=int, default=24, help="Hypothesis runs, one per seed (default 24)")
     parser.add_argument("--crosshair", action="store_true", help="also run CrossHair's search on every mutant")
     args = parser.parse_args(argv)
     if args.seeds < 1:
@@ -105,6 +109,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
               f"({time.perf_counter() - t:.0f} s)" + (f", missed {', '.join(runs[-1])}" if runs[-1] else ""),
               flush=True)
     lines.append(line("hypothesis", runs, len(broken), f"profile dev, seeds 0..{args.seeds - 1}"))
+    alone = [hypothesis_run(broken, seed, around=0) for seed in range(args.seeds)]  # side by side: what Around adds
+    lines.append(line("hypothesis", alone, len(broken), f"the same seeds without the look one edit away "
+                      f"(regression.Around): {sum(map(len, alone))} misses in all, against {sum(map(len, runs))}"))
     if args.crosshair:
         with ThreadPoolExecutor(CORES) as pool:
             caught = list(pool.map(crosshair_caught, broken))

@@ -160,9 +160,7 @@ def run_exhaustive(
             after, trace = exhaustive.fast_results(target, era.words)
             judged = regression.compare(era, target.name, states, after, trace)
             notes.append(judged.summary())
-            broke = {**judged.inherited, **judged.regressions}
-            table[target.name] = {inv: sum(t[inv].count for t in (judged.regressions, judged.inherited) if inv in t)
-                                  for inv in broke}
+            table[target.name] = judged.cells()
             for tallies, inherited in ((judged.regressions, False), (judged.inherited, True)):
                 for inv, t in sorted(tallies.items()):
                     report.divergences.append(

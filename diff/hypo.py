@@ -135,6 +135,11 @@ def scope(era_id: str, targets: Sequence[Target], only: Optional[str], soundness
     ).encode()
 
 
+def _wanted(target_name: str, only: Optional[str], known: frozenset) -> Callable[[str], bool]:
+    """Whether a search still looks for a regression of an invariant by the change `target_name`."""
+    return lambda invariant: only in (None, invariant) and f"{target_name}:{invariant}" not in known
+
+
 class Found(Exception):
     """A divergence Hypothesis found; one subclass per kind (see _kind)."""
 
@@ -169,12 +174,14 @@ def search(
     known: frozenset = frozenset(),
     soundness: bool = True,
     database: Union[bool, ExampleDatabase] = True,
+    around: int = regression.AROUND,
 ) -> Tuple[List[Found], int]:
     """One search for one era: the divergences found (shrunk) and the number
     of states tried (the examples, and the states a user's change is judged
     on around them: ``regression.Around``).  `only` limits it to one
     invariant, `soundness=False` to the fast paths' faithfulness; kinds in
-    `known` are not looked for.
+    `known` are not looked for; `around` is the budget of ``regression.Around``
+    (0: look at the states drawn alone).
 
     Examples replay from and are saved to `database` -- True: the profile's,
     False: none, or the one given -- under the key ``scope()`` gives the
@@ -183,7 +190,8 @@ def search(
     tried = [0]
     phases = tuple(Phase) if shrink else (Phase.explicit, Phase.reuse, Phase.generate)
     invariants = exhaustive.applicable(era_id)
-    around = {t.name: regression.Around(t, invariants) for t in targets if not t.builtin}
+    nearby = {t.name: regression.Around(t, invariants, around, _wanted(t.name, only, known))
+              for t in targets if not t.builtin}
     base = settings.get_profile(f"wpdiff-{profile}")
     db = base.database if database is True else None if database is False else database
     scoped = _Scoped(db, scope(era_id, targets, only, soundness, known)) if db is not None and seed is None else None
@@ -203,7 +211,8 @@ def search(
             word = concretize(era_id, state)
             got = call(target, word)  # BadInput if it raises or returns no result: Hypothesis shrinks it first
             key = f"faithfulness:{target.name}"
-            if only is None and key not in known and got != concretize_outcome(era_id, state, outcome):
+            differs = got != concretize_outcome(era_id, state, outcome)
+            if only is None and key not in known and differs:
                 raise _kind(key)(key, state, (word, got))
             if not target.builtin and soundness:
                 # a change fails on what it breaks that the base keeps on this very state ...
@@ -212,7 +221,7 @@ def search(
                     if only in (None, v.invariant) and key not in known:
                         raise _kind(key)(key, state, v)
                 # ... or one edit away from a state where it decides differently (regression.Around)
-                near = around[target.name](state) if got != concretize_outcome(era_id, state, outcome) else None
+                near = nearby[target.name](state) if differs else None
                 for v in near.regressions if near is not None else ():
                     key = f"{target.name}:{v.invariant}"
                     if only in (None, v.invariant) and key not in known:
@@ -228,8 +237,8 @@ def search(
     try:
         prop()
     except BaseException as error:  # noqa: B902 -- Hypothesis raises the failures, alone or grouped
-        return _leaves(error), tried[0] + sum(a.judged for a in around.values())
-    return [], tried[0] + sum(a.judged for a in around.values())
+        return _leaves(error), tried[0] + sum(a.judged for a in nearby.values())
+    return [], tried[0] + sum(a.judged for a in nearby.values())
 
 
 def run_hypothesis(

@@ -27,7 +27,7 @@ import re
 import time
 from dataclasses import dataclass, replace
 from functools import lru_cache
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -44,6 +44,9 @@ from . import exhaustive
 from .check import fast_result, soundness_divergence
 from .report import Compared, Divergence, EngineRun, Report, Verdict
 from .targets import BadInput, Target
+
+if TYPE_CHECKING:
+    from .regression import Comparison
 
 ENGINE = "exhaustive"
 
@@ -187,11 +190,12 @@ def faithfulness(tree: Tree, era: exhaustive.EraSweep, states) -> Tuple[List[Div
     return out, {"differ": int(bad.size), "asserts": sum(len(m) for m in fired.values())}
 
 
-def soundness(tree: Tree, era: exhaustive.EraSweep, states) -> Tuple[List[Divergence], str]:
+def soundness(tree: Tree, era: exhaustive.EraSweep, states) -> Tuple[List[Divergence], "Comparison"]:
     """The invariants the C breaks on admitted states, judged state by state
     as --fastpath is (``regression.compare``): a break the era's own model
     has on the same state is inherited (expected), any other a regression.
-    Returns the divergences and the comparison's summary (what it fixes too)."""
+    Returns the divergences and the comparison (its summary says what the
+    tree fixes too)."""
     from . import regression
 
     lib = tree.library(era.era)
@@ -203,7 +207,7 @@ def soundness(tree: Tree, era: exhaustive.EraSweep, states) -> Tuple[List[Diverg
             word = concretize(era.era, t.state)
             out.append(soundness_divergence(era.era, inv, t.state, word, t.message, t.count, ENGINE, tree.name,
                                             inherited=inherited, fast=lib))
-    return out, c.summary()
+    return out, c
 
 
 def placement(tree: Tree, sweep: exhaustive.Sweep) -> List[Tuple[str, int, int]]:
@@ -241,10 +245,7 @@ def run_exhaustive(report: Report, tree: Tree, space: str, jobs: int, place: boo
     report.divergences += found
     sound, judged = soundness(tree, era, states)
     report.divergences += sound
-    cells: Dict[str, int] = {}
-    for d in sound:  # an invariant regressed on some states and inherited on others: both count
-        cells[d.invariant] = cells.get(d.invariant, 0) + d.count
-    report.table.setdefault(ENGINE, {})[tree.name] = cells
+    report.table.setdefault(ENGINE, {})[tree.name] = judged.cells()
     line = ""
     if place:
         rows = placement(tree, sweep)
@@ -254,7 +255,7 @@ def run_exhaustive(report: Report, tree: Tree, space: str, jobs: int, place: boo
     note = (f"space {space}: {len(states)} states, {era.admitted} admitted by {tree.era}; the kernel's C differs "
             f"from the model on {counts['differ']}, assertions fire on {counts['asserts']}; "
             f"{tree.unit.generation.name} API ({tree.unit.generation.releases}), {len(tree.unit.functions)} "
-            f"functions extracted, built in {tree.seconds:.2f} s; {judged}" + (f"; {line}" if line else ""))
+            f"functions extracted, built in {tree.seconds:.2f} s; {judged.summary()}" + (f"; {line}" if line else ""))
     mine = [d for d in report.divergences if d.target == tree.name]
     report.runs.append(EngineRun(ENGINE, Verdict.DIVERGENCE if mine else Verdict.CLEAN, len(states) * len(eras),
                                  round(time.perf_counter() - start, 2), note))

@@ -325,8 +325,8 @@ def neighbours(state: FaultState) -> List[FaultState]:
     the fault's kind or the uffd-wp mode changed.  Smallest first
     (:func:`size`).  A change's regressions lie where it decides
     differently from its base, and often one edit from a state where it
-    does without breaking anything: the Hypothesis engine looks there
-    (``diff.regression.around``).
+    only differs: the Hypothesis engine looks there
+    (``diff.regression.Around``).
 
     >>> lone = FaultState(page=Page(holders=(mapping(0),)))
     >>> Page(holders=(mapping(0), swap_cache())) in [n.page for n in neighbours(lone)]

@@ -14,8 +14,8 @@ once in a few hundred -- an order-0 page the faulting mm alone maps, with
 the swap cache (and other mms' swap PTEs naming it), an LRU batch and at
 most one GUP reference; a large folio mapped two or more times by the
 faulting mm with one other holder (another mm's mapping of a page the
-faulting mm maps too, not the faulting one, most often: the folio is
-shared though the page is not); a file page (with PG_checked, which shares
+faulting mm maps too, not the faulting one, among the most often: the
+folio is shared though the page is not); a file page (with PG_checked, which shares
 the PG_swapcache bit, as often as not) or the zero page in a private
 mapping; a KSM page mapped once.  The focused fronts write to a uffd-wp
 PTE, unshare and FOLL_FORCE more often.  The Hypothesis engine's default
@@ -199,8 +199,8 @@ _exclusive_gup = st.one_of(st.just([]), st.sampled_from([
 # this CPU's batch half of the time: with the swap cache, the three references an exclusive page may have
 _EXCLUSIVE_PLACES = st.sampled_from([[], [lru_batch()], [], [lru_batch()], [lru_batch(remote=True)], [isolation()]])
 _OWN_SUBPAGES = st.sampled_from([(0, 1), (0, 1), (0, 1, 2, 3), (0, 2), (0,), (0,)])
-# another mm's mapping of a page the faulting mm maps too, but not the faulting one, twice as often as the
-# others: the folio is shared though the faulting page is not
+# another mm's mapping of a page the faulting mm maps too, but not the faulting one, twice as often as most
+# others (as often as a foreign GET taken while shared): the folio is shared though the faulting page is not
 _LARGE_EXTRA = st.sampled_from(
     [(), (get(1, taken_while_shared=True),), (get(1, taken_while_shared=True),), (get(1),), (get(SELF),),
      (pin(SELF, longterm=True),),
