@@ -152,6 +152,7 @@ def _model_chunk(args: Tuple[Sequence[str], int, int]) -> Dict[str, tuple]:
 # of a warm `wpdiff check` was the models; with this it is the fast paths.
 
 
+@lru_cache(maxsize=1)
 def _code_hash() -> str:
     import hashlib
     from pathlib import Path
@@ -174,16 +175,15 @@ def _cache_dir() -> Optional[str]:
     return os.path.join(base, "wpdiff", "sweep")
 
 
-@lru_cache(maxsize=1)
-def _key() -> str:
-    return _code_hash()
+def _path(folder: str, space_name: str, era_id: str) -> str:
+    return os.path.join(folder, f"{_code_hash()}-{space_name}-{era_id}.pickle")
 
 
 def _cached(space_name: str, era_id: str) -> Optional["EraSweep"]:
     folder = _cache_dir()
     if folder is None:
         return None
-    path = os.path.join(folder, f"{_key()}-{space_name}-{era_id}.pickle")
+    path = _path(folder, space_name, era_id)
     try:
         with open(path, "rb") as f:
             found = pickle.load(f)
@@ -198,7 +198,7 @@ def _keep(space_name: str, era: "EraSweep") -> None:
         return
     try:
         os.makedirs(folder, exist_ok=True)
-        path = os.path.join(folder, f"{_key()}-{space_name}-{era.era}.pickle")
+        path = _path(folder, space_name, era.era)
         tmp = f"{path}.{os.getpid()}.tmp"
         with open(tmp, "wb") as f:
             pickle.dump(era, f, protocol=pickle.HIGHEST_PROTOCOL)

@@ -87,8 +87,7 @@ class UserPath:
 
 
 TargetId = Union[Model, Builtin, Kernel, Mutant, UserPath]
-_MODULE = re.compile(r"[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*")
-_FUNCTION = re.compile(r"[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*")
+_DOTTED = re.compile(r"[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*")  # a module's name, or a function's qualified name
 
 
 def target_id(text: str) -> TargetId:
@@ -103,15 +102,10 @@ def target_id(text: str) -> TargetId:
             return Kernel(rest)
         if kind == "mutant":
             return Mutant(rest)
-        if _MODULE.fullmatch(kind) and _FUNCTION.fullmatch(rest):
+        if _DOTTED.fullmatch(kind) and _DOTTED.fullmatch(rest):
             return UserPath(kind, rest)
     raise IdError(f"target {text!r}: expected 'model:ERA', 'builtin:ERA', 'kernel:SOURCE', 'mutant:ID' or a "
                   "fast path's 'package.module:function'")
-
-
-def fast_path_of(target: TargetId) -> bool:
-    """Whether the target is a fast path (built-in, a user's or a kernel tree's C), not an era's model."""
-    return not isinstance(target, Model)
 
 
 # ---- engine runs: EngineRun.engine ----------------------------------------------------------------------

@@ -144,13 +144,8 @@ def wpdiff_check(request: pytest.FixtureRequest) -> Callable[..., str]:
     return check
 
 
-class WpdiffItem(pytest.Item):
-    def __init__(self, *, targets: Sequence["Target"], **kwargs: object) -> None:
-        super().__init__(**kwargs)
-        self.targets = targets
-
-    def runtest(self) -> None:
-        _run(self.config, self.targets)
+class _Item(pytest.Item):
+    """A wpdiff check collected as a test: a failure is its own message (the report), not a traceback."""
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo, style: object = None) -> str:
         if isinstance(excinfo.value, WpdiffFailure):
@@ -161,10 +156,19 @@ class WpdiffItem(pytest.Item):
         return self.path, None, f"wpdiff: {self.name}"
 
 
+class WpdiffItem(_Item):
+    def __init__(self, *, targets: Sequence["Target"], **kwargs: object) -> None:
+        super().__init__(**kwargs)
+        self.targets = targets
+
+    def runtest(self) -> None:
+        _run(self.config, self.targets)
+
+
 KERNEL_ENGINES = ("exhaustive", "hypothesis")  # what check_tree() runs; "all" is both
 
 
-class KernelItem(pytest.Item):
+class KernelItem(_Item):
     """A kernel tree's own do_wp_page() against its era's model: fails on
     an unexpected divergence with one line, then the text report; on a tree
     it cannot use (not a tree, no compiler, a release no era covers) with
@@ -192,14 +196,6 @@ class KernelItem(pytest.Item):
             raise WpdiffFailure(f"wpdiff: {tree.name}, held to {tree.era}"
                                 + (" (--wpdiff-kernel-base: its guarantees only)" if tree.base else "")
                                 + f": {len(unexpected)} unexpected divergence(s)\n" + text(report, []))
-
-    def repr_failure(self, excinfo: pytest.ExceptionInfo, style: object = None) -> str:
-        if isinstance(excinfo.value, WpdiffFailure):
-            return str(excinfo.value)
-        return super().repr_failure(excinfo)
-
-    def reportinfo(self):  # type: ignore[no-untyped-def]
-        return self.path, None, f"wpdiff: {self.name}"
 
 
 def _kernel_item(session: pytest.Session, config: pytest.Config) -> Optional[KernelItem]:

@@ -75,23 +75,6 @@ class Judgement:
     fixes: Tuple[Violation, ...]
 
 
-def once_each(found: Sequence[Violation]) -> List[Violation]:
-    """One violation per invariant, in the order first broken, with every
-    reason it was broken for.  A fast path's result can break
-    refs-conserved twice over on one state -- its counts are not what the
-    decision makes them, and the word after moved where no event of its
-    trace moves it -- and a report counts states: counted as two, each of
-    18 states was reported twice, 36 (issue 15).
-    ``exhaustive.result_violations`` joins those two itself; this keeps any
-    other source of a repeat from counting a state twice."""
-    merged: Dict[str, List[str]] = {}
-    for v in found:
-        reasons = merged.setdefault(v.invariant, [])
-        if v.message not in reasons:
-            reasons.append(v.message)
-    return [Violation(inv, "; ".join(reasons)) for inv, reasons in merged.items()]
-
-
 def judge(
     era_id: str,
     state: FaultState,
@@ -105,8 +88,10 @@ def judge(
     finding."""
     invariants = exhaustive.applicable(era_id) if invariants is None else invariants
     ids = {inv.id for inv in invariants}
-    base = once_each([v for v in violations(ERAS[era_id], state, outcome) if v.invariant in ids])
-    change = once_each(exhaustive.result_violations(era_id, state, result, invariants))
+    # each names an invariant once (a report counts states): spec.violations by construction,
+    # result_violations by joining the two ways a result can break refs-conserved
+    base = [v for v in violations(ERAS[era_id], state, outcome) if v.invariant in ids]
+    change = exhaustive.result_violations(era_id, state, result, invariants)
     kept_by_base = {v.invariant for v in base}
     kept_by_change = {v.invariant for v in change}
     return Judgement(

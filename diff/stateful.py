@@ -50,7 +50,7 @@ import glob
 import os
 import re
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Callable, Dict, FrozenSet, Iterable, List, Optional, Sequence, Tuple
 
@@ -68,7 +68,7 @@ from wpdiff.spec.world.results import Verdict
 from wpdiff.spec.world.world import ProgramError, World
 
 from .litmus.explore import explore
-from .litmus.syntax import LitmusError, parse
+from .litmus.syntax import parse
 
 ENGINE = "stateful"
 _LOC = Loc("<stateful>", 0, 0)
@@ -216,7 +216,7 @@ def _broken(init: Tuple[Init, ...], lines: Sequence[Line], era_id: str) -> Tuple
     except ProgramError:
         return {}, None
     except Exception as crash:  # the world itself failed on a program it accepted: a bug of the model
-        MODEL_ERRORS.setdefault(f"{type(crash).__name__}: {crash}", (era_id, init, tuple(lines)))
+        _model_error(crash, era_id, init, lines)
         return {}, None
     out = {g: _why(world.explanations, g) for g in e.broken}
     if any(len(line.steps) > 1 for line in lines):
@@ -225,7 +225,7 @@ def _broken(init: Tuple[Init, ...], lines: Sequence[Line], era_id: str) -> Tuple
         except ProgramError:
             return out, world
         except Exception as crash:
-            MODEL_ERRORS.setdefault(f"{type(crash).__name__}: {crash}", (era_id, init, tuple(lines)))
+            _model_error(crash, era_id, init, lines)
             return out, world
         for o in x.outcomes:
             for g in o.execution.broken:
@@ -278,7 +278,7 @@ def _extend(world: World, lines: Sequence[Line], era_id: str) -> Tuple[Dict[str,
     except ProgramError:
         return {}, None
     except Exception as crash:
-        MODEL_ERRORS.setdefault(f"{type(crash).__name__}: {crash}", (era_id, (), tuple(lines)))
+        _model_error(crash, era_id, (), lines)
         return {}, None
     finally:
         run.close()
@@ -320,13 +320,18 @@ def _explore_from(world: World, lines: Sequence[Line], era_id: str) -> Dict[str,
     except ProgramError:
         return {}
     except Exception as crash:
-        MODEL_ERRORS.setdefault(f"{type(crash).__name__}: {crash}", (era_id, (), tuple(lines)))
+        _model_error(crash, era_id, (), lines)
         return {}
 
 
 # Crashes of the world on programs it accepted (message -> era, init, lines):
 # not findings about a kernel, bugs of the model, kept to be shown.
 MODEL_ERRORS: Dict[str, Tuple[str, Tuple[Init, ...], Tuple[Line, ...]]] = {}
+
+
+def _model_error(crash: Exception, era_id: str, init: Sequence[Init], lines: Sequence[Line]) -> None:
+    """Keep the first program on which the world itself failed with `crash`: a bug of the model."""
+    MODEL_ERRORS.setdefault(f"{type(crash).__name__}: {crash}", (era_id, tuple(init), tuple(lines)))
 
 
 def _why(explanations: Sequence[str], gid: str) -> str:

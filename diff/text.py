@@ -116,7 +116,6 @@ def text(report: Report, missing: Missed) -> str:
         for engine, era_id, cells in rows:
             out.append(f"{engine:11s} {era_id:{width}s}  {cells}")
         out.append("")
-    unexpected = report.unexpected()
     faithful = [d for d in report.divergences if d.compared is Compared.FAITHFULNESS]
     # a proof that hit its budget found nothing, which is not agreement
     unproved = report.unproved()

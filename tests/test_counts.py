@@ -9,8 +9,8 @@ returned both.  ``regression.compare`` tallied violations, not states, so
 ``wpdiff check --fastpath ... --base v5.18`` of a change that breaks
 refs-conserved on 18 states reported 36, in the table, the run's note and
 the divergence's count.  Now the two are one violation with both reasons
-(``result_violations``, and ``regression.once_each`` behind it).  Every
-count here is held to a recount of distinct states."""
+(``result_violations``).  Every count here is held to a recount of
+distinct states."""
 
 from typing import Dict, List, Set
 

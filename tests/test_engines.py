@@ -359,7 +359,7 @@ def test_the_models_results_are_kept_between_runs_and_any_edit_is_a_new_key(tmp_
     kept[0].write_bytes(b"not a pickle")
     assert exhaustive.sweep(["v5.9"], "small").eras["v5.9"].admitted == fresh.eras["v5.9"].admitted
     # the key follows every source file of spec/ and impl/
-    monkeypatch.setattr(exhaustive, "_key", lambda: "another-code")
+    monkeypatch.setattr(exhaustive, "_code_hash", lambda: "another-code")
     exhaustive.sweep(["v5.9"], "small")
     assert len(list((tmp_path / "wpdiff" / "sweep").iterdir())) == 2
     monkeypatch.setenv("WPDIFF_NO_CACHE", "1")
